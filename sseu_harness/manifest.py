@@ -1,0 +1,202 @@
+"""The manifest: a versioned JSON Lines file of benchmark items.
+
+Line 1 is a header ``{"schema": "sseu-manifest/1", "name": ..., ...}``; every
+further line is one item. Audio paths are relative to the manifest's folder
+(the set's data root) and may not escape it. Mixing happens on the fly
+(`mixer.py`), so an item holds sources, not mixtures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .errors import ManifestError
+from .taxonomy import Taxonomy, load_taxonomy
+
+SCHEMA = "sseu-manifest/1"
+MANIFEST_NAME = "manifest.jsonl"
+DEMO_DIR = Path(__file__).parent / "data" / "demo"
+
+
+@dataclass(frozen=True)
+class Event:
+    label: str  # taxonomy event id
+    onset: float  # seconds from the start of the background
+    offset: float
+
+
+@dataclass(frozen=True)
+class Speech:
+    path: str
+    transcript: str
+    speaker: str
+    onset: float  # seconds: where the speech starts inside the background
+
+
+@dataclass(frozen=True)
+class Background:
+    path: str
+    source: str  # corpus: "demo", "desed", "maestro-real"
+    scene: str  # taxonomy scene id
+    events: tuple[Event, ...] = field(default_factory=tuple)
+
+    @property
+    def event_labels(self) -> tuple[str, ...]:
+        """Distinct event ids present in the clip, in taxonomy-independent sorted order."""
+        return tuple(sorted({e.label for e in self.events}))
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    speech: Speech
+    background: Background
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    header: dict
+    items: tuple[Item, ...]
+    sha256: str
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        return self.header.get("name", self.path.parent.name)
+
+    def resolve(self, relative: str) -> Path:
+        """The absolute path of an audio file, refusing paths that escape the data root."""
+        return resolve_under(self.root, relative, self.path)
+
+
+def resolve_under(root: Path, relative: str, origin: Path) -> Path:
+    root = root.resolve()
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root):
+        raise ManifestError(
+            f"{origin}: audio path {relative!r} escapes the data root {root}; "
+            "paths must be relative and stay inside the set's folder"
+        )
+    return candidate
+
+
+def manifest_path(data: str | Path | None) -> Path:
+    """Accept a manifest file or a set's folder (holding manifest.jsonl); None = demo set."""
+    path = Path(data) if data else DEMO_DIR
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(
+            f"no manifest at {path}: pass --sseu-data a manifest file or a folder holding {MANIFEST_NAME}"
+        )
+    return path
+
+
+def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = None) -> Manifest:
+    path = manifest_path(data)
+    taxonomy = taxonomy or load_taxonomy()
+    raw = path.read_bytes()
+    lines = raw.decode("utf-8").splitlines()
+    if not lines:
+        raise ManifestError(f"{path} is empty: line 1 must be the header {{\"schema\": \"{SCHEMA}\", ...}}")
+    header = _json_line(path, 1, lines[0])
+    if header.get("schema") != SCHEMA:
+        raise ManifestError(
+            f"{path}:1: schema is {header.get('schema')!r}, this harness reads {SCHEMA!r}; "
+            "rebuild or convert the manifest"
+        )
+    items: list[Item] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        item = _parse_item(path, number, _json_line(path, number, line), taxonomy)
+        if item.id in seen:
+            raise ManifestError(f"{path}:{number}: duplicate item id {item.id!r}; ids must be unique")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise ManifestError(f"{path} has a header but no items")
+    manifest = Manifest(path, header, tuple(items), hashlib.sha256(raw).hexdigest())
+    for item in items:  # refuse escaping paths up front, not halfway through a run
+        manifest.resolve(item.speech.path)
+        manifest.resolve(item.background.path)
+    return manifest
+
+
+def iter_manifest_lines(header: dict, items: list[Item]) -> Iterator[str]:
+    """Serialise a manifest (header first); the writer of `build` and the demo script."""
+    yield json.dumps({"schema": SCHEMA, **header}, sort_keys=True)
+    for item in items:
+        yield json.dumps(item.to_json(), sort_keys=True)
+
+
+def _json_line(path: Path, number: int, line: str) -> dict:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one JSON object") from exc
+    if not isinstance(value, dict):
+        raise ManifestError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
+    where = f"{path}:{number}"
+
+    def need(obj: dict, key: str, kind: type, ctx: str):
+        if key not in obj:
+            raise ManifestError(f"{where}: {ctx} lacks field {key!r}")
+        value = obj[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind):
+            raise ManifestError(f"{where}: {ctx}.{key} must be {kind.__name__}, got {value!r}")
+        return value
+
+    item_id = need(row, "id", str, "item")
+    sp = need(row, "speech", dict, "item")
+    bg = need(row, "background", dict, "item")
+    scene = need(bg, "scene", str, "background")
+    if scene not in taxonomy.scene_ids:
+        raise ManifestError(f"{where}: scene {scene!r} is not in the taxonomy ({', '.join(taxonomy.scene_ids)})")
+    events = []
+    for ev in need(bg, "events", list, "background"):
+        if not isinstance(ev, dict):
+            raise ManifestError(f"{where}: background.events holds {ev!r}, expected objects")
+        label = need(ev, "label", str, "event")
+        if label not in taxonomy.event_ids:
+            raise ManifestError(f"{where}: event {label!r} is not in the taxonomy; map it through taxonomy.toml aliases")
+        onset, offset = need(ev, "onset", float, "event"), need(ev, "offset", float, "event")
+        if not 0 <= onset < offset:
+            raise ManifestError(f"{where}: event {label!r} has onset {onset} / offset {offset}; need 0 <= onset < offset")
+        events.append(Event(label, onset, offset))
+    onset = need(sp, "onset", float, "speech")
+    if onset < 0:
+        raise ManifestError(f"{where}: speech.onset {onset} is negative")
+    return Item(
+        id=item_id,
+        speech=Speech(
+            path=need(sp, "path", str, "speech"),
+            transcript=need(sp, "transcript", str, "speech"),
+            speaker=need(sp, "speaker", str, "speech"),
+            onset=onset,
+        ),
+        background=Background(
+            path=need(bg, "path", str, "background"),
+            source=need(bg, "source", str, "background"),
+            scene=scene,
+            events=tuple(events),
+        ),
+    )
