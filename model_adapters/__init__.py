@@ -1,0 +1,1 @@
+"""Model adapters, one folder per model with the same file names in each."""

@@ -1,0 +1,76 @@
+"""A benchmark case as a pytest item, hung directly under the session.
+
+No module, class or folder sits between the session and a case, so ``-k``
+sees only the case id (``<model>-<task>-<snr>-<mode>``) and never a folder or
+file name that happens to contain "at".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+
+import pytest
+
+from sseu_harness.cases import Case
+from sseu_harness.errors import SSEUError
+
+from .state import bench_of, prediction_sink
+
+NODE_PREFIX = "sseu::"
+
+
+class BenchCase(pytest.Item):
+    def __init__(self, *, case: Case, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    @classmethod
+    def for_case(cls, session: pytest.Session, case: Case) -> "BenchCase":
+        return cls.from_parent(session, name=case.id, nodeid=NODE_PREFIX + case.id, case=case)
+
+    def runtest(self) -> None:
+        bench = bench_of(self.config)
+        record, rows = bench.run_case(self.case, _progress_printer(self.config, self.case.id))
+        prediction_sink(self.config).write(rows)
+        self.user_properties.append(("sseu_record", json.dumps(record)))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, SSEUError):
+            return f"{self.case.id}: {excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, self.case.id
+
+
+def case_of_nodeid(nodeid: str) -> tuple[str, str, str, str] | None:
+    """(model, task, snr, mode) from a node id; model names may hold dashes, labels may not."""
+    if not nodeid.startswith(NODE_PREFIX):
+        return None
+    parts = nodeid[len(NODE_PREFIX):].rsplit("-", 3)
+    return tuple(parts) if len(parts) == 4 else None
+
+
+def _progress_printer(config: pytest.Config, case_id: str):
+    """Clips done and clips/s on the terminal, at most twice a second; silent under xdist."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or hasattr(config, "workerinput") or config.get_verbosity() < 0:
+        return None
+    started, last = time.perf_counter(), [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - last[0] < 0.5:
+            return
+        last[0] = now
+        rate = done / max(now - started, 1e-9)
+        with capture.global_and_fixture_disabled() if capture else nullcontext():
+            reporter.write(f"\r    {case_id}: {done}/{total} clips, {rate:.1f} clips/s ", flush=True)
+            if done == total:
+                reporter.write("\r" + " " * (len(case_id) + 40) + "\r", flush=True)
+
+    return show
+

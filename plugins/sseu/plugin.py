@@ -1,0 +1,161 @@
+"""Hooks of the SSEU-Bench plugin; the work is done by `sseu_harness` and this package's modules.
+
+Without ``--sseu-model`` the plugin stays out of the way and pytest runs the
+project's own tests. With it, the session collects nothing from disk and runs
+one item per benchmark case instead.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from sseu_harness import tables
+from sseu_harness.errors import SSEUError
+from sseu_harness.records import with_averages
+from sseu_harness.report import write_report
+
+from . import options
+from .items import BenchCase
+from .state import BENCH, LEDGER, PARTIAL_PREFIX, SINK, Ledger, PredictionSink
+
+MISSING = pytest.StashKey[list]()
+RECORDS = pytest.StashKey[list]()
+KEYWORD_CLASHES = re.compile(r"asr|asc|at|snr_", re.IGNORECASE)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def _active(config: pytest.Config) -> bool:
+    return bool(options.selected_models(config))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not _active(config):
+        return
+    from sseu_harness.bench import Bench  # heavy: only when benchmarking
+
+    try:
+        bench = Bench(options.bench_config(config))
+    except SSEUError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[BENCH] = bench
+    for model in bench.factories:
+        if KEYWORD_CLASHES.search(model):
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(
+                    f"model name {model!r} contains 'asr', 'asc', 'at' or 'snr_': "
+                    "-k filters on task or SNR will also match its other cases; rename it (e.g. with a factory name)"
+                ),
+                stacklevel=2,
+            )
+    worker_input = getattr(config, "workerinput", None)
+    token = worker_input["sseu_token"] if worker_input else uuid.uuid4().hex[:12]
+    partial_dir = options.report_dir(config) / f"{PARTIAL_PREFIX}{token}"
+    config.stash[SINK] = PredictionSink(partial_dir, worker_input["workerid"] if worker_input else "main")
+    if not worker_input:
+        config.stash[LEDGER] = ledger = Ledger(partial_dir)
+        config.pluginmanager.register(ledger, "sseu-ledger")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(token), "sseu-xdist")
+
+
+def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:
+    return True if _active(config) else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    if not _active(config):
+        return
+    bench = config.stash[BENCH]
+    cases = []
+    for case in bench.cases():
+        item = BenchCase.for_case(session, case)
+        reason = bench.unsupported(case)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        cases.append(item)
+    items[:] = cases
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    ledger = session.config.stash.get(LEDGER, None)
+    if ledger is not None:
+        ledger.expected.update(item.nodeid for item in session.items)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if not _active(config):
+        return
+    config.stash[BENCH].close()
+    ledger = config.stash.get(LEDGER, None)
+    if ledger is None:
+        return
+    bench = config.stash[BENCH]
+    missing = ledger.missing()
+    if missing:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        config.stash[MISSING] = missing
+    records = with_averages(ledger.records.values(), bench.task_snrs())
+    config.stash[RECORDS] = records
+    if ledger.records or ledger.expected:
+        write_report(options.report_dir(config), records, bench.meta(), ledger.prediction_lines())
+        _remove_partials(ledger)
+
+
+def _remove_partials(ledger: Ledger) -> None:
+    if ledger.partial_dir.is_dir():
+        for part in ledger.partial_dir.glob("*.jsonl"):
+            part.unlink()
+        ledger.partial_dir.rmdir()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not _active(config) or RECORDS not in config.stash:
+        return
+    tr = terminalreporter
+    records = config.stash[RECORDS]
+    tr.section("SSEU-Bench")
+    for title, table in tables.table1(records, fmt="simple"):
+        tr.write_line(f"\n{title}")
+        tr.write_line(table)
+    second = tables.table2(records, fmt="simple")
+    if second:
+        tr.write_line(f"\n{second[0]}")
+        tr.write_line(second[1])
+    tr.write_line(f"\nreport: {options.report_dir(config).resolve()}")
+    missing = config.stash.get(MISSING, [])
+    if missing:
+        tr.write_line(
+            f"\nERROR: {len(missing)} case(s) delivered no metric record (a lost report); "
+            "the session is failed:\n  " + "\n  ".join(missing),
+            red=True, bold=True,
+        )
+
+
+class XdistHooks:
+    """Hooks that exist only when pytest-xdist is installed."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["sseu_token"] = self.token
+
+    def pytest_xdist_make_scheduler(self, config, log):
+        from .scheduler import CaseGroupScheduling
+
+        return CaseGroupScheduling(config, log)
+
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        ledger = node.config.stash.get(LEDGER, None)
+        if ledger is not None:
+            ledger.expected.update(ids)

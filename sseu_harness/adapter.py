@@ -1,0 +1,66 @@
+"""The contract between the harness and a model under test.
+
+An adapter declares what it can do (sample rate, tasks, modes) so that the
+harness can skip unsupported cases with a reason instead of failing them, and
+turns a batch of requests into answers: free text for language models, class
+confidences for CLAP-style models.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from .manifest import Item
+from .snr import MODES, TASKS
+
+
+@dataclass(frozen=True)
+class Request:
+    item: Item  # ground truth: only reference systems (oracle) may read it
+    audio: np.ndarray  # mono float32 at the adapter's sample_rate
+    prompt: str
+    task: str | None  # None in joint and CoT modes: one answer serves all tasks
+    mode: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Confidences per taxonomy class, as CLAP-style models produce them."""
+
+    scenes: np.ndarray | None = None  # (n_scenes,), taxonomy order
+    events: np.ndarray | None = None  # (n_events,), taxonomy order
+
+
+Answer = str | ClassScores
+
+
+class Adapter(ABC):
+    """Base class of every model adapter; subclasses set the class attributes."""
+
+    name: str = "unnamed"
+    sample_rate: int = 16_000
+    tasks: tuple[str, ...] = TASKS
+    modes: tuple[str, ...] = MODES
+    deterministic: bool = True  # greedy decoding: repeated runs give the same answers
+    batch_size: int = 1
+    settings: dict = {}  # what identifies this configuration (model id, revision, decoding)
+
+    @classmethod
+    def unsupported(cls, task: str, mode: str) -> str | None:
+        """Why a case cannot run on this model, or None when it can."""
+        if task not in cls.tasks:
+            return f"{cls.name} does not do {task}"
+        if mode not in cls.modes:
+            return f"{cls.name} does not support {mode} mode"
+        return None
+
+    @abstractmethod
+    def answer(self, requests: list[Request]) -> list[Answer]:
+        """One answer per request, in order."""
+
+    def close(self) -> None:
+        """Release the model (GPU memory, subprocesses); called once at session end."""

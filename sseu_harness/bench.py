@@ -1,0 +1,135 @@
+"""One process's benchmark state: data, prompts, mixer, scorer and models, loaded once.
+
+The pytest plugin holds one `Bench` per process (controller or xdist worker)
+and asks it to run cases; a CLI can do the same without pytest.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from functools import cached_property
+from typing import Callable
+
+from model_adapters.registry import adapter_factory, model_label
+
+from . import __version__
+from .adapter import Adapter
+from .config import BenchConfig
+from .cases import Case, build_cases, parse_choice_list, parse_snr_list
+from .embedders.registry import make_embedder
+from .errors import ConfigError
+from .evaluation import evaluate_slice
+from .inference import Progress, SharedAnswers, run_inference
+from .manifest import Manifest, load_manifest
+from .mixer import Mixer
+from .normalizer import NORMALIZER_VERSION
+from .parser import PARSER_VERSION
+from .prompts import PromptSet, load_prompts
+from .records import case_record
+from .scoring import Scorer
+from .snr import MODES, PAPER_SNRS_DB, TASKS, parse_snr, snr_label, tasks_at
+from .taxonomy import load_taxonomy
+
+
+class Bench:
+    def __init__(self, config: BenchConfig) -> None:
+        if config.runs < 1:
+            raise ConfigError(f"--sseu-runs must be at least 1, got {config.runs}")
+        self.config = config
+        self.taxonomy = load_taxonomy()
+        self.manifest: Manifest = load_manifest(config.data, self.taxonomy)
+        self.prompts: PromptSet = load_prompts(config.prompts)
+        self.mixer = Mixer(self.manifest)
+        self.tasks = parse_choice_list(config.tasks, TASKS, "--sseu-tasks")
+        self.modes = parse_choice_list(config.modes, MODES, "--sseu-modes")
+        self.snrs = parse_snr_list(config.snrs, self.available_snrs)
+        self.factories = {model_label_of(spec): adapter_factory(spec) for spec in config.models}
+        self._adapters: dict[str, Adapter] = {}
+        self._shared = SharedAnswers()
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.config.seed + run for run in range(self.config.runs)]
+
+    @cached_property
+    def available_snrs(self) -> list[str]:
+        """The data set's SNR grid: the header's ``snrs`` (labels or dB) or the paper's seven."""
+        declared = self.manifest.header.get("snrs")
+        if declared is None:
+            return [snr_label(db) for db in PAPER_SNRS_DB]
+        return [snr_label(parse_snr(str(v))) for v in declared]
+
+    def task_snrs(self) -> dict[str, list[str]]:
+        """Each task's SNR columns in the data's grid: what ``avg`` spans."""
+        return {t: [s for s in self.available_snrs if t in tasks_at(parse_snr(s))] for t in TASKS}
+
+    def cases(self) -> list[Case]:
+        return build_cases(list(self.factories), self.snrs, self.tasks, self.modes)
+
+    def unsupported(self, case: Case) -> str | None:
+        return self.factories[case.model].unsupported(case.task, case.mode)
+
+    def adapter(self, model: str) -> Adapter:
+        if model not in self._adapters:
+            adapter = self.factories[model](**self.config.model_settings.get(model, {}))
+            if self.config.runs > 1 and adapter.deterministic:
+                warnings.warn(
+                    f"{model} decodes greedily: its {self.config.runs} runs will give identical answers "
+                    "(std 0); enable sampling in its settings to measure run-to-run variation",
+                    stacklevel=2,
+                )
+            self._adapters[model] = adapter
+        return self._adapters[model]
+
+    @cached_property
+    def scorer(self) -> Scorer:
+        embedder = make_embedder(self.config.embedder, self.config.cache_dir)
+        return Scorer(embedder, self.taxonomy)
+
+    def run_case(self, case: Case, progress: Progress | None = None) -> tuple[dict, list[dict]]:
+        """(record, per-clip prediction rows) of one case over all runs."""
+        adapter = self.adapter(case.model)
+        items = self.manifest.items
+        prompt = self.prompts.prompt(case.task, case.mode, case.model)
+        started = time.perf_counter()
+        values, rows, failures = [], [], 0
+        for run, seed in enumerate(self.seeds):
+            answers, _ = self._shared.get(
+                case, seed, lambda: run_inference(adapter, self.mixer, items, case, prompt, seed, progress)
+            )
+            result = evaluate_slice(case.task, case.mode, items, answers, self.scorer)
+            values.append(result.value)
+            failures += result.failures
+            for row in result.rows:
+                rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
+                             "mode": case.mode, "run": run, "seed": seed, **row})
+        record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started)
+        return record, rows
+
+    def meta(self) -> dict:
+        """What a summary needs to be reproduced: versions and hashes of everything that shapes a number."""
+        return {
+            "harness_version": __version__,
+            "manifest": {"name": self.manifest.name, "path": str(self.manifest.path),
+                         "sha256": self.manifest.sha256, "items": len(self.manifest.items)},
+            "prompts": {"version": self.prompts.version, "sha256": self.prompts.sha256},
+            "normalizer": NORMALIZER_VERSION,
+            "parser": PARSER_VERSION,
+            "taxonomy": self.taxonomy.version,
+            "embedder": self.config.embedder,
+            "seeds": self.seeds,
+            "runs": self.config.runs,
+            "models": {label: {"spec": spec, "settings": getattr(self.factories[label], "settings", {})}
+                       for label, spec in zip(self.factories, self.config.models)},
+        }
+
+    def close(self) -> None:
+        for adapter in self._adapters.values():
+            adapter.close()
+        self._adapters.clear()
+
+
+def model_label_of(spec: str) -> str:
+    factory = adapter_factory(spec)
+    return getattr(factory, "name", None) or model_label(spec)

@@ -1,0 +1,23 @@
+"""What a benchmark session is asked to do, as typed on the command line or in a CLI call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .prompts import DEFAULT_PROMPTS
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    models: tuple[str, ...]
+    data: str | None = None
+    tasks: str | None = None  # comma lists as typed; None = all
+    snrs: str | None = None
+    modes: str | None = None
+    runs: int = 1
+    seed: int = 0
+    embedder: str = "minilm"
+    cache_dir: Path = Path(".sseu-cache")
+    prompts: Path = DEFAULT_PROMPTS
+    model_settings: dict = field(default_factory=dict)

@@ -1,0 +1,110 @@
+"""Mixing speech over background at a target SNR, on the fly and deterministically.
+
+Definitions (part of the benchmark's contract, see README "How mixing works"):
+
+* Both sources are converted to mono at 44.1 kHz (soxr HQ) before mixing.
+* The mixture is as long as the background. The speech starts at the item's
+  ``speech.onset`` seconds (rounded to the nearest sample) and must end inside
+  the background.
+* SNR = 10 log10(E_s / E_b), with E_s the mean power of the speech and E_b the
+  mean power of the background, both over the speech-active span (the samples
+  the speech occupies). The speech keeps gain 1; the background gets
+  ``sqrt(E_s / (E_b 10^(SNR/10)))``.
+* Clipping: when the mixture's peak exceeds ``PEAK_LIMIT`` both gains are
+  multiplied by ``PEAK_LIMIT / peak``, so the SNR is kept and nothing clips.
+* ``+inf`` is exactly the speech placed in silence, ``-inf`` exactly the
+  background: no gain, no scaling.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import read_mono, resample
+from .errors import AudioError, ManifestError
+from .manifest import Item, Manifest
+
+MIX_RATE = 44_100
+PEAK_LIMIT = 0.99
+
+
+@dataclass(frozen=True)
+class Mixture:
+    waveform: np.ndarray  # float32, mono, MIX_RATE
+    snr_db: float
+    speech_gain: float
+    background_gain: float
+    speech_start: int  # samples at MIX_RATE
+    speech_end: int
+
+
+class Mixer:
+    """Makes mixtures for any SNR; keeps a bounded cache of decoded sources."""
+
+    def __init__(self, manifest: Manifest, cache_items: int = 32) -> None:
+        self.manifest = manifest
+        self._sources: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache_items = cache_items
+
+    def sources(self, item: Item) -> tuple[np.ndarray, np.ndarray]:
+        """(speech, background) of an item, mono float32 at MIX_RATE."""
+        cached = self._sources.get(item.id)
+        if cached is not None:
+            self._sources.move_to_end(item.id)
+            return cached
+        speech = self._load(item.speech.path)
+        background = self._load(item.background.path)
+        self._sources[item.id] = (speech, background)
+        if len(self._sources) > self._cache_items:
+            self._sources.popitem(last=False)
+        return speech, background
+
+    def mix(self, item: Item, snr_db: float) -> Mixture:
+        speech, background = self.sources(item)
+        start = int(round(item.speech.onset * MIX_RATE))
+        end = start + speech.size
+        if end > background.size:
+            raise ManifestError(
+                f"item {item.id}: speech ({speech.size / MIX_RATE:.2f} s) starting at {item.speech.onset} s "
+                f"runs past the end of its background ({background.size / MIX_RATE:.2f} s); "
+                "lower speech.onset or use a longer background"
+            )
+        if snr_db == -math.inf:
+            return Mixture(background.copy(), snr_db, 0.0, 1.0, start, end)
+        if snr_db == math.inf:
+            wave = np.zeros_like(background)
+            wave[start:end] = speech
+            return Mixture(wave, snr_db, 1.0, 0.0, start, end)
+
+        speech_power = float(np.mean(np.square(speech, dtype=np.float64)))
+        background_power = float(np.mean(np.square(background[start:end], dtype=np.float64)))
+        if speech_power == 0.0:
+            raise AudioError(f"item {item.id}: speech {item.speech.path} is silent; it cannot set an SNR")
+        if background_power == 0.0:
+            raise AudioError(
+                f"item {item.id}: background {item.background.path} is silent where the speech is; "
+                "pick another onset or background"
+            )
+        speech_gain = 1.0
+        background_gain = math.sqrt(speech_power / (background_power * 10.0 ** (snr_db / 10.0)))
+        wave = (background_gain * background.astype(np.float64))
+        wave[start:end] += speech
+        peak = float(np.max(np.abs(wave)))
+        if peak > PEAK_LIMIT:
+            scale = PEAK_LIMIT / peak
+            wave *= scale
+            speech_gain *= scale
+            background_gain *= scale
+        return Mixture(wave.astype(np.float32), snr_db, speech_gain, background_gain, start, end)
+
+    def waveform(self, item: Item, snr_db: float, rate: int) -> np.ndarray:
+        """The mixture at the rate a model asks for."""
+        return resample(self.mix(item, snr_db).waveform, MIX_RATE, rate)
+
+    def _load(self, relative: str) -> np.ndarray:
+        wave, rate = read_mono(self.manifest.resolve(relative))
+        return resample(wave, rate, MIX_RATE)

@@ -1,0 +1,111 @@
+"""The mixer against mixtures rebuilt by hand from the source files with numpy and soxr."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from sseu_harness.errors import AudioError, ManifestError
+from sseu_harness.manifest import load_manifest
+from sseu_harness.mixer import MIX_RATE, PEAK_LIMIT, Mixer
+
+from .sets import item_row, write_set
+
+
+def _sources_by_hand(root, item):
+    speech, sr_s = sf.read(root / item.speech.path, dtype="float32")
+    background, sr_b = sf.read(root / item.background.path, dtype="float32")
+    speech = soxr.resample(speech, sr_s, MIX_RATE, quality="HQ")
+    background = soxr.resample(background, sr_b, MIX_RATE, quality="HQ")
+    start = int(round(item.speech.onset * MIX_RATE))
+    placed = np.zeros(background.size)
+    placed[start:start + speech.size] = speech
+    return placed, background.astype(np.float64), start, start + speech.size
+
+
+@pytest.mark.parametrize("snr", [10.0, 5.0, 0.0, -5.0, -10.0, 3.7])
+def test_mixture_has_the_target_snr_over_the_speech_span(small_set, snr):
+    manifest = load_manifest(small_set)
+    item = manifest.items[0]
+    mix = Mixer(manifest).mix(item, snr)
+    placed, background, start, end = _sources_by_hand(manifest.root, item)
+    speech_part = mix.speech_gain * placed
+    background_part = mix.background_gain * background
+    np.testing.assert_allclose(mix.waveform, speech_part + background_part, atol=2e-6)
+    measured = 10 * math.log10(np.sum(speech_part[start:end] ** 2) / np.sum(background_part[start:end] ** 2))
+    assert abs(measured - snr) < 0.05
+    assert (mix.speech_start, mix.speech_end) == (start, end)
+
+
+def test_loud_mixture_is_scaled_not_clipped(tmp_path):
+    t = np.arange(16_000) / 16_000
+    sf.write(tmp_path / "s.wav", (0.95 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16_000, subtype="FLOAT")
+    sf.write(tmp_path / "b.wav", (0.9 * np.sign(np.sin(2 * np.pi * 50 * np.arange(48_000) / 16_000))).astype(np.float32), 16_000, subtype="FLOAT")
+    manifest = load_manifest(write_set(tmp_path, [item_row("x", "s.wav", "b.wav", onset=1.0)]))
+    item = manifest.items[0]
+    mix = Mixer(manifest).mix(item, -5.0)
+    assert np.max(np.abs(mix.waveform)) <= PEAK_LIMIT + 1e-6
+    assert mix.speech_gain < 1.0  # the whole mixture was scaled
+    placed, background, start, end = _sources_by_hand(tmp_path, item)
+    ratio = np.sum((mix.speech_gain * placed[start:end]) ** 2) / np.sum((mix.background_gain * background[start:end]) ** 2)
+    assert abs(10 * math.log10(ratio) + 5.0) < 0.05
+
+
+def test_infinite_snrs_are_exactly_one_source(small_set):
+    manifest = load_manifest(small_set)
+    item = manifest.items[0]
+    mixer = Mixer(manifest)
+    placed, background, _, _ = _sources_by_hand(manifest.root, item)
+    speech_only = mixer.mix(item, math.inf)
+    background_only = mixer.mix(item, -math.inf)
+    assert np.array_equal(speech_only.waveform, placed.astype(np.float32))
+    assert np.array_equal(background_only.waveform, background.astype(np.float32))
+    assert (speech_only.background_gain, background_only.speech_gain) == (0.0, 0.0)
+
+
+def test_mixing_is_deterministic_and_resamples_to_the_model_rate(small_set):
+    manifest = load_manifest(small_set)
+    item = manifest.items[0]
+    first = Mixer(manifest).waveform(item, 0.0, 16_000)
+    second = Mixer(manifest).waveform(item, 0.0, 16_000)
+    assert np.array_equal(first, second)
+    full = Mixer(manifest).mix(item, 0.0).waveform
+    assert first.dtype == np.float32
+    assert first.size == pytest.approx(full.size * 16_000 / MIX_RATE, abs=1)
+
+
+def test_onset_too_late_is_refused(tmp_path, small_set):
+    manifest = load_manifest(write_set(tmp_path, [item_row("late", "audio/speech.wav", "audio/bg.wav", onset=2.5)]))
+    with pytest.raises(ManifestError, match="late: speech .* runs past the end"):
+        Mixer(manifest).mix(manifest.items[0], 0.0)
+
+
+def test_silent_background_is_an_error_for_finite_snr(tmp_path, small_set):
+    sf.write(tmp_path / "audio" / "silent.wav", np.zeros(48_000, dtype=np.float32), 16_000)
+    manifest = load_manifest(write_set(tmp_path, [item_row("q", "audio/speech.wav", "audio/silent.wav")]))
+    with pytest.raises(AudioError, match="silent"):
+        Mixer(manifest).mix(manifest.items[0], 0.0)
+    assert not Mixer(manifest).mix(manifest.items[0], -math.inf).waveform.any()
+
+
+def test_bad_audio_files_name_the_path(tmp_path, small_set):
+    (tmp_path / "audio" / "corrupt.wav").write_bytes(b"RIFF\x00\x00garbage")
+    sf.write(tmp_path / "audio" / "nan.wav", np.full(16_000, np.nan, dtype=np.float32), 16_000, subtype="FLOAT")
+    for name, pattern in [("corrupt.wav", "cannot decode"), ("nan.wav", "NaN"), ("missing.wav", "not found")]:
+        manifest = load_manifest(write_set(tmp_path, [item_row("z", "audio/speech.wav", f"audio/{name}")]))
+        with pytest.raises(AudioError, match=pattern) as info:
+            Mixer(manifest).mix(manifest.items[0], 0.0)
+        assert name in str(info.value)
+
+
+def test_stereo_sources_are_averaged_to_mono(tmp_path, small_set):
+    left = np.linspace(-0.5, 0.5, 48_000, dtype=np.float32)
+    sf.write(tmp_path / "audio" / "stereo.wav", np.stack([left, -left * 0.5], axis=1), 16_000, subtype="FLOAT")
+    manifest = load_manifest(write_set(tmp_path, [item_row("st", "audio/speech.wav", "audio/stereo.wav")]))
+    mix = Mixer(manifest).mix(manifest.items[0], -math.inf)
+    expected = soxr.resample(left * 0.25, 16_000, MIX_RATE, quality="HQ")
+    np.testing.assert_allclose(mix.waveform, expected, atol=1e-6)
