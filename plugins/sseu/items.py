@@ -1,8 +1,8 @@
-"""A benchmark case as a pytest item, hung directly under the session.
+"""Benchmark cases as pytest items, in one collector hung directly under the session.
 
 No module, class or folder sits between the session and a case, so ``-k``
-sees only the case id (``<model>-<task>-<snr>-<mode>``) and never a folder or
-file name that happens to contain "at".
+sees only the case id (``<model>-<task>-<snr>-<mode>``) and the collector's
+name ``sseu``, never a folder or file name that happens to contain "at".
 """
 
 from __future__ import annotations
@@ -18,17 +18,33 @@ from sseu_harness.errors import SSEUError
 
 from .state import bench_of, prediction_sink
 
-NODE_PREFIX = "sseu::"
+SUITE = "sseu"
+NODE_PREFIX = SUITE + "::"
+
+
+class BenchSuite(pytest.Collector):
+    """The collector of all cases of this session's grid."""
+
+    @classmethod
+    def for_session(cls, session: pytest.Session) -> "BenchSuite":
+        return cls.from_parent(session, name=SUITE, nodeid=SUITE)
+
+    def collect(self) -> list["BenchCase"]:
+        bench = bench_of(self.config)
+        items = []
+        for case in bench.cases():
+            item = BenchCase.from_parent(self, name=case.id, nodeid=NODE_PREFIX + case.id, case=case)
+            reason = bench.unsupported(case)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+            items.append(item)
+        return items
 
 
 class BenchCase(pytest.Item):
     def __init__(self, *, case: Case, **kwargs) -> None:
         super().__init__(**kwargs)
         self.case = case
-
-    @classmethod
-    def for_case(cls, session: pytest.Session, case: Case) -> "BenchCase":
-        return cls.from_parent(session, name=case.id, nodeid=NODE_PREFIX + case.id, case=case)
 
     def runtest(self) -> None:
         bench = bench_of(self.config)
@@ -42,7 +58,7 @@ class BenchCase(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, self.case.id
+        return self.path, 0, self.case.id
 
 
 def case_of_nodeid(nodeid: str) -> tuple[str, str, str, str] | None:

@@ -18,7 +18,7 @@ from sseu_harness.records import with_averages
 from sseu_harness.report import write_report
 
 from . import options
-from .items import BenchCase
+from .items import BenchSuite
 from .state import BENCH, LEDGER, PARTIAL_PREFIX, SINK, Ledger, PredictionSink
 
 MISSING = pytest.StashKey[list]()
@@ -73,15 +73,8 @@ def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     if not _active(config):
         return
-    bench = config.stash[BENCH]
-    cases = []
-    for case in bench.cases():
-        item = BenchCase.for_case(session, case)
-        reason = bench.unsupported(case)
-        if reason:
-            item.add_marker(pytest.mark.skip(reason=reason))
-        cases.append(item)
-    items[:] = cases
+    # genitems reports the collection as pytest's own would (counts, --collect-only listing)
+    items[:] = list(session.genitems(BenchSuite.for_session(session)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -97,7 +90,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     config.stash[BENCH].close()
     ledger = config.stash.get(LEDGER, None)
-    if ledger is None:
+    if ledger is None or config.option.collectonly:
         return
     bench = config.stash[BENCH]
     missing = ledger.missing()

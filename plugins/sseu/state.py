@@ -41,7 +41,7 @@ class PredictionSink:
             os.fsync(handle.fileno())
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin: must stay hashable
 class Ledger:
     """What the controller saw: the cases it expects, their outcomes, and their records."""
 
