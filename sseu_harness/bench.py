@@ -45,6 +45,7 @@ class Bench:
         self.modes = parse_choice_list(config.modes, MODES, "--sseu-modes")
         self.snrs = parse_snr_list(config.snrs, self.available_snrs)
         self.factories = {model_label_of(spec): adapter_factory(spec) for spec in config.models}
+        self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
         self._adapters: dict[str, Adapter] = {}
         self._shared = SharedAnswers()
 
@@ -84,8 +85,7 @@ class Bench:
 
     @cached_property
     def scorer(self) -> Scorer:
-        embedder = make_embedder(self.config.embedder, self.config.cache_dir)
-        return Scorer(embedder, self.taxonomy)
+        return Scorer(self.embedder, self.taxonomy)
 
     def run_case(self, case: Case, progress: Progress | None = None) -> tuple[dict, list[dict]]:
         """(record, per-clip prediction rows) of one case over all runs."""
@@ -117,7 +117,7 @@ class Bench:
             "normalizer": NORMALIZER_VERSION,
             "parser": PARSER_VERSION,
             "taxonomy": self.taxonomy.version,
-            "embedder": self.config.embedder,
+            "embedder": self.embedder.name,
             "seeds": self.seeds,
             "runs": self.config.runs,
             "models": {label: {"spec": spec, "settings": getattr(self.factories[label], "settings", {})}
