@@ -6,6 +6,7 @@ and asks it to run cases; a CLI can do the same without pytest.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from functools import cached_property
@@ -105,6 +106,9 @@ class Bench:
                 rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
                              "mode": case.mode, "run": run, "seed": seed, **row})
         record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started)
+        record["prompt_sha256"] = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+        record["prompt_set"] = self.prompts.version
+        record["normalizer"] = NORMALIZER_VERSION
         return record, rows
 
     def meta(self) -> dict:

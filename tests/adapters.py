@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 
 from sseu_harness.adapter import Adapter, ClassScores, Request
@@ -53,3 +56,22 @@ class Format(Adapter):
 
     def answer(self, requests: list[Request]) -> list[str]:
         return ["" for _ in requests]
+
+
+class CallLog(Adapter):
+    """Logs every request (process, item, mode, task) to $SSEU_TEST_CALL_LOG, answering like the oracle."""
+
+    name = "calllog"
+    batch_size = 8
+
+    def __init__(self, **_: object) -> None:
+        from model_adapters.oracle.adapter import OracleAdapter
+
+        self.oracle = OracleAdapter()
+        self.log = os.environ["SSEU_TEST_CALL_LOG"]
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        with open(self.log, "a", encoding="utf-8") as handle:
+            for r in requests:
+                handle.write(json.dumps({"pid": os.getpid(), "item": r.item.id, "mode": r.mode, "task": r.task}) + "\n")
+        return self.oracle.answer(requests)

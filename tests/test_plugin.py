@@ -175,3 +175,24 @@ def test_plain_pytest_does_not_collect_benchmark_cases():
     proc = run_pytest("--collect-only", "-q", "tests/test_cases.py")
     assert proc.returncode == 0
     assert "sseu::" not in proc.stdout and "test_grid_has_54_cases_per_model" in proc.stdout
+
+
+def test_joint_and_cot_answers_are_computed_once_per_clip_and_group_stays_on_one_worker(tmp_path):
+    log = tmp_path / "calls.jsonl"
+    env_run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *a], cwd=REPO, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "SSEU_TEST_CALL_LOG": str(log)}, timeout=600)
+    proc = env_run("--sseu-model=tests.adapters:CallLog", "-n", "2", "--sseu-snrs=0,-5", "--sseu-modes=joint,cot",
+                   f"--sseu-report-dir={tmp_path / 'r'}")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    # 2 SNRs x 2 modes x 26 clips: one model call per clip and group, not one per task case
+    assert len(calls) == 2 * 2 * DEMO_ITEMS
+    assert all(c["task"] is None for c in calls)
+    records = [r for r in summary(tmp_path / "r")["records"] if "case" in r]
+    assert len(records) == 12
+    workers = {}
+    for rec in records:
+        workers.setdefault((rec["snr"], rec["mode"]), set()).add(rec["worker"])
+    assert all(len(w) == 1 for w in workers.values()), workers
+    assert {r["value"] for r in records} == {0.0, 100.0}

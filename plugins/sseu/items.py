@@ -50,6 +50,7 @@ class BenchCase(pytest.Item):
         bench = bench_of(self.config)
         record, rows = bench.run_case(self.case, _progress_printer(self.config, self.case.id))
         prediction_sink(self.config).write(rows)
+        record["worker"] = getattr(self.config, "workerinput", {}).get("workerid", "main")
         self.user_properties.append(("sseu_record", json.dumps(record)))
 
     def repr_failure(self, excinfo, style=None):

@@ -23,6 +23,7 @@ from .state import BENCH, LEDGER, PARTIAL_PREFIX, SINK, Ledger, PredictionSink
 
 MISSING = pytest.StashKey[list]()
 RECORDS = pytest.StashKey[list]()
+REPORT_ERROR = pytest.StashKey[str]()
 KEYWORD_CLASHES = re.compile(r"asr|asc|at|snr_", re.IGNORECASE)
 
 
@@ -100,7 +101,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     records = with_averages(ledger.records.values(), bench.task_snrs())
     config.stash[RECORDS] = records
     if ledger.records or ledger.expected:
-        write_report(options.report_dir(config), records, bench.meta(), ledger.prediction_lines())
+        try:
+            write_report(options.report_dir(config), records, bench.meta(), ledger.prediction_lines())
+        except OSError as exc:  # the partial files stay for a retry; the previous report is intact
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            config.stash[REPORT_ERROR] = f"cannot write the report to {options.report_dir(config)}: {exc}"
+            return
         _remove_partials(ledger)
 
 
@@ -124,7 +130,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if second:
         tr.write_line(f"\n{second[0]}")
         tr.write_line(second[1])
-    tr.write_line(f"\nreport: {options.report_dir(config).resolve()}")
+    if REPORT_ERROR in config.stash:
+        tr.write_line(f"\nERROR: {config.stash[REPORT_ERROR]}", red=True, bold=True)
+    else:
+        tr.write_line(f"\nreport: {options.report_dir(config).resolve()}")
     missing = config.stash.get(MISSING, [])
     if missing:
         tr.write_line(
