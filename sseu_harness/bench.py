@@ -22,14 +22,14 @@ from .embedders.registry import make_embedder
 from .errors import ConfigError
 from .evaluation import evaluate_slice
 from .inference import Progress, SharedAnswers, run_inference
-from .manifest import Manifest, load_manifest
+from .manifest import Item, Manifest, load_manifest
 from .mixer import Mixer
 from .normalizer import NORMALIZER_VERSION
 from .parser import PARSER_VERSION
 from .prompts import PromptSet, load_prompts
 from .records import case_record
 from .scoring import Scorer
-from .snr import MODES, PAPER_SNRS_DB, TASKS, parse_snr, snr_label, tasks_at
+from .snr import MODES, PAPER_SNRS_DB, TASKS, parse_snr, snr_label, sort_key, tasks_at
 from .taxonomy import load_taxonomy
 
 
@@ -58,9 +58,17 @@ class Bench:
     def available_snrs(self) -> list[str]:
         """The data set's SNR grid: the header's ``snrs`` (labels or dB) or the paper's seven."""
         declared = self.manifest.header.get("snrs")
-        if declared is None:
-            return [snr_label(db) for db in PAPER_SNRS_DB]
-        return [snr_label(parse_snr(str(v))) for v in declared]
+        if declared is not None:
+            labels = {snr_label(parse_snr(str(v))) for v in declared}
+        else:
+            labels = {label for item in self.manifest.items for label in (item.premixed or ())}
+            if any(item.has_sources for item in self.manifest.items):
+                labels.update(snr_label(db) for db in PAPER_SNRS_DB)
+        return sorted(labels, key=sort_key)
+
+    def items_at(self, snr: str) -> tuple[Item, ...]:
+        """The clips of a case's slice: every item that exists at this SNR."""
+        return tuple(item for item in self.manifest.items if item.available_at(snr))
 
     def task_snrs(self) -> dict[str, list[str]]:
         """Each task's SNR columns in the data's grid: what ``avg`` spans."""
@@ -91,7 +99,7 @@ class Bench:
     def run_case(self, case: Case, progress: Progress | None = None) -> tuple[dict, list[dict]]:
         """(record, per-clip prediction rows) of one case over all runs."""
         adapter = self.adapter(case.model)
-        items = self.manifest.items
+        items = self.items_at(case.snr)
         prompt = self.prompts.prompt(case.task, case.mode, case.model)
         started = time.perf_counter()
         values, rows, failures = [], [], 0

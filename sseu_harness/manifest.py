@@ -2,8 +2,12 @@
 
 Line 1 is a header ``{"schema": "sseu-manifest/1", "name": ..., ...}``; every
 further line is one item. Audio paths are relative to the manifest's folder
-(the set's data root) and may not escape it. Mixing happens on the fly
-(`mixer.py`), so an item holds sources, not mixtures.
+(the set's data root) and may not escape it.
+
+An item holds either its sources (``speech.path`` and ``background.path``:
+mixed on the fly by `mixer.py` at any SNR) or, for imported pre-mixed sets,
+``premixed``: a map from SNR label to a mixture file, which makes the item
+available at those SNRs only.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ManifestError
+from .errors import ConfigError, ManifestError
+from .snr import parse_snr, snr_label
 from .taxonomy import Taxonomy, load_taxonomy
 
 SCHEMA = "sseu-manifest/1"
@@ -31,7 +36,7 @@ class Event:
 
 @dataclass(frozen=True)
 class Speech:
-    path: str
+    path: str | None  # None in pre-mixed sets
     transcript: str
     speaker: str
     onset: float  # seconds: where the speech starts inside the background
@@ -39,7 +44,7 @@ class Speech:
 
 @dataclass(frozen=True)
 class Background:
-    path: str
+    path: str | None  # None in pre-mixed sets
     source: str  # corpus: "demo", "desed", "maestro-real"
     scene: str  # taxonomy scene id
     events: tuple[Event, ...] = field(default_factory=tuple)
@@ -55,9 +60,23 @@ class Item:
     id: str
     speech: Speech
     background: Background
+    premixed: dict[str, str] | None = None  # SNR label -> mixture file
+
+    @property
+    def has_sources(self) -> bool:
+        return self.speech.path is not None and self.background.path is not None
+
+    def available_at(self, snr: str) -> bool:
+        return self.has_sources or (self.premixed is not None and snr in self.premixed)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        row = asdict(self)
+        if self.premixed is None:
+            del row["premixed"]
+        return row
+
+    def __hash__(self) -> int:
+        return hash(self.id)
 
 
 @dataclass(frozen=True)
@@ -130,8 +149,9 @@ def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = No
         raise ManifestError(f"{path} has a header but no items")
     manifest = Manifest(path, header, tuple(items), hashlib.sha256(raw).hexdigest())
     for item in items:  # refuse escaping paths up front, not halfway through a run
-        manifest.resolve(item.speech.path)
-        manifest.resolve(item.background.path)
+        for relative in (item.speech.path, item.background.path, *(item.premixed or {}).values()):
+            if relative is not None:
+                manifest.resolve(relative)
     return manifest
 
 
@@ -182,21 +202,34 @@ def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
         if not 0 <= onset < offset:
             raise ManifestError(f"{where}: event {label!r} has onset {onset} / offset {offset}; need 0 <= onset < offset")
         events.append(Event(label, onset, offset))
-    onset = need(sp, "onset", float, "speech")
+    premixed = row.get("premixed")
+    if premixed is not None:
+        if not isinstance(premixed, dict) or not premixed or not all(isinstance(v, str) for v in premixed.values()):
+            raise ManifestError(f"{where}: premixed must map SNR labels to mixture paths, got {premixed!r}")
+        labels = {}
+        for key, value in premixed.items():
+            try:
+                labels[snr_label(parse_snr(key))] = value
+            except ConfigError as exc:
+                raise ManifestError(f"{where}: premixed key {key!r}: {exc}") from None
+        premixed = labels
+    sourced = premixed is None
+    onset = need(sp, "onset", float, "speech") if sourced else float(sp.get("onset", 0.0))
     if onset < 0:
         raise ManifestError(f"{where}: speech.onset {onset} is negative")
     return Item(
         id=item_id,
         speech=Speech(
-            path=need(sp, "path", str, "speech"),
+            path=need(sp, "path", str, "speech") if sourced else None,
             transcript=need(sp, "transcript", str, "speech"),
-            speaker=need(sp, "speaker", str, "speech"),
+            speaker=need(sp, "speaker", str, "speech") if sourced else str(sp.get("speaker", "")),
             onset=onset,
         ),
         background=Background(
-            path=need(bg, "path", str, "background"),
-            source=need(bg, "source", str, "background"),
+            path=need(bg, "path", str, "background") if sourced else None,
+            source=need(bg, "source", str, "background") if sourced else str(bg.get("source", "premixed")),
             scene=scene,
             events=tuple(events),
         ),
+        premixed=premixed,
     )

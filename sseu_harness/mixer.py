@@ -27,6 +27,7 @@ import numpy as np
 from .audio import read_mono, resample
 from .errors import AudioError, ManifestError
 from .manifest import Item, Manifest
+from .snr import snr_label
 
 MIX_RATE = 44_100
 PEAK_LIMIT = 0.99
@@ -52,6 +53,8 @@ class Mixer:
 
     def sources(self, item: Item) -> tuple[np.ndarray, np.ndarray]:
         """(speech, background) of an item, mono float32 at MIX_RATE."""
+        if not item.has_sources:
+            raise ManifestError(f"item {item.id} is pre-mixed: it has no sources to mix")
         cached = self._sources.get(item.id)
         if cached is not None:
             self._sources.move_to_end(item.id)
@@ -102,8 +105,14 @@ class Mixer:
         return Mixture(wave.astype(np.float32), snr_db, speech_gain, background_gain, start, end)
 
     def waveform(self, item: Item, snr_db: float, rate: int) -> np.ndarray:
-        """The mixture at the rate a model asks for."""
-        return resample(self.mix(item, snr_db).waveform, MIX_RATE, rate)
+        """The mixture at the rate a model asks for: mixed from sources, or read from a pre-mixed file."""
+        if item.has_sources:
+            return resample(self.mix(item, snr_db).waveform, MIX_RATE, rate)
+        label = snr_label(snr_db)
+        if not item.available_at(label):
+            raise ManifestError(f"item {item.id} has no pre-mixed file for {label}; it has {', '.join(item.premixed)}")
+        wave, file_rate = read_mono(self.manifest.resolve(item.premixed[label]))
+        return resample(wave, file_rate, rate)
 
     def _load(self, relative: str) -> np.ndarray:
         wave, rate = read_mono(self.manifest.resolve(relative))
