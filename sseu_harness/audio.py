@@ -11,14 +11,23 @@ import soxr
 from .errors import AudioError
 
 
-def read_mono(path: Path) -> tuple[np.ndarray, int]:
-    """Decode a file to mono float32 (channels averaged); refuse empty, NaN or unreadable audio."""
+def read_mono(path: Path, start: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode a file (or a window of it, in seconds) to mono float32; refuse empty, NaN or unreadable audio."""
     if not path.is_file():
         raise AudioError(f"audio file not found: {path}; check the manifest's data root and the path")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as handle:
+            rate = handle.samplerate
+            first = int(round(start * rate))
+            if first >= handle.frames and first > 0:
+                raise AudioError(f"{path}: window starts at {start} s, after the end ({handle.frames / rate:.2f} s)")
+            frames = -1 if duration is None else int(round(duration * rate))
+            handle.seek(first)
+            data = handle.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         raise AudioError(f"cannot decode {path}: {exc}; re-export it as WAV or FLAC") from exc
+    if duration is not None and data.shape[0] < int(round(duration * rate)) - 1:
+        raise AudioError(f"{path}: the {duration} s window at {start} s runs past the end of the file")
     if data.shape[0] == 0:
         raise AudioError(f"{path} holds no samples; replace the file")
     mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]

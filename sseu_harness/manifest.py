@@ -8,6 +8,13 @@ An item holds either its sources (``speech.path`` and ``background.path``:
 mixed on the fly by `mixer.py` at any SNR) or, for imported pre-mixed sets,
 ``premixed``: a map from SNR label to a mixture file, which makes the item
 available at those SNRs only.
+
+Sets built from corpora reference the corpora in place: the header's
+``roots`` names folders (``{"vctk": "/data/VCTK-Corpus-0.92"}``) and a path
+``vctk:wav48_silence_trimmed/p225/p225_001_mic1.flac`` resolves under the
+root it names. ``speech.path`` may be a list of utterances, joined with
+``speech.gap`` seconds of silence; ``background.start`` / ``duration`` cut a
+window out of a long recording (event times are relative to the window).
 """
 
 from __future__ import annotations
@@ -34,12 +41,22 @@ class Event:
     offset: float
 
 
+DEFAULT_GAP = 0.25  # seconds of silence between joined utterances
+
+
 @dataclass(frozen=True)
 class Speech:
-    path: str | None  # None in pre-mixed sets
+    path: str | tuple[str, ...] | None  # one file, utterances to join, or None in pre-mixed sets
     transcript: str
     speaker: str
     onset: float  # seconds: where the speech starts inside the background
+    gap: float = DEFAULT_GAP
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        if self.path is None:
+            return ()
+        return (self.path,) if isinstance(self.path, str) else self.path
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,8 @@ class Background:
     source: str  # corpus: "demo", "desed", "maestro-real"
     scene: str  # taxonomy scene id
     events: tuple[Event, ...] = field(default_factory=tuple)
+    start: float = 0.0  # seconds into the file where the clip begins
+    duration: float | None = None  # seconds; None = to the end of the file
 
     @property
     def event_labels(self) -> tuple[str, ...]:
@@ -70,9 +89,18 @@ class Item:
         return self.has_sources or (self.premixed is not None and snr in self.premixed)
 
     def to_json(self) -> dict:
+        """The manifest row; optional fields at their defaults are left out."""
         row = asdict(self)
         if self.premixed is None:
             del row["premixed"]
+        if isinstance(self.speech.path, (str, type(None))):
+            del row["speech"]["gap"]
+        else:
+            row["speech"]["path"] = list(self.speech.path)
+        if self.background.start == 0.0:
+            del row["background"]["start"]
+        if self.background.duration is None:
+            del row["background"]["duration"]
         return row
 
     def __hash__(self) -> int:
@@ -94,8 +122,17 @@ class Manifest:
     def name(self) -> str:
         return self.header.get("name", self.path.parent.name)
 
+    @property
+    def roots(self) -> dict[str, Path]:
+        """Named corpus folders from the header; relative ones are relative to the manifest."""
+        return {name: self.root / folder for name, folder in self.header.get("roots", {}).items()}
+
     def resolve(self, relative: str) -> Path:
-        """The absolute path of an audio file, refusing paths that escape the data root."""
+        """The absolute path of an audio file, refusing paths that escape its root."""
+        prefix, sep, rest = relative.partition(":")
+        roots = self.roots
+        if sep and prefix in roots:
+            return resolve_under(roots[prefix], rest, self.path)
         return resolve_under(self.root, relative, self.path)
 
 
@@ -135,6 +172,9 @@ def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = No
             f"{path}:1: schema is {header.get('schema')!r}, this harness reads {SCHEMA!r}; "
             "rebuild or convert the manifest"
         )
+    roots = header.get("roots", {})
+    if not isinstance(roots, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in roots.items()):
+        raise ManifestError(f"{path}:1: roots must map names to folders, got {roots!r}")
     items: list[Item] = []
     seen: set[str] = set()
     for number, line in enumerate(lines[1:], start=2):
@@ -149,7 +189,7 @@ def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = No
         raise ManifestError(f"{path} has a header but no items")
     manifest = Manifest(path, header, tuple(items), hashlib.sha256(raw).hexdigest())
     for item in items:  # refuse escaping paths up front, not halfway through a run
-        for relative in (item.speech.path, item.background.path, *(item.premixed or {}).values()):
+        for relative in (*item.speech.parts, item.background.path, *(item.premixed or {}).values()):
             if relative is not None:
                 manifest.resolve(relative)
     return manifest
@@ -217,19 +257,39 @@ def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
     onset = need(sp, "onset", float, "speech") if sourced else float(sp.get("onset", 0.0))
     if onset < 0:
         raise ManifestError(f"{where}: speech.onset {onset} is negative")
+    speech_path = None
+    if sourced:
+        speech_path = sp.get("path")
+        if isinstance(speech_path, list) and speech_path and all(isinstance(p, str) for p in speech_path):
+            speech_path = tuple(speech_path)
+        elif not isinstance(speech_path, str):
+            raise ManifestError(f"{where}: speech.path must be a path or a list of paths, got {speech_path!r}")
+    gap = sp.get("gap", DEFAULT_GAP)
+    start, duration = bg.get("start", 0.0), bg.get("duration")
+    for name, value in (("speech.gap", gap), ("background.start", start), ("background.duration", duration)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ManifestError(f"{where}: {name} must be a non-negative number of seconds, got {value!r}")
+    if duration is not None and duration == 0:
+        raise ManifestError(f"{where}: background.duration is 0; give the window's length in seconds")
+    for event in events:
+        if duration is not None and event.offset > duration + 1e-6:
+            raise ManifestError(f"{where}: event {event.label!r} ends at {event.offset} s, after the {duration} s window")
     return Item(
         id=item_id,
         speech=Speech(
-            path=need(sp, "path", str, "speech") if sourced else None,
+            path=speech_path,
             transcript=need(sp, "transcript", str, "speech"),
             speaker=need(sp, "speaker", str, "speech") if sourced else str(sp.get("speaker", "")),
             onset=onset,
+            gap=float(gap),
         ),
         background=Background(
             path=need(bg, "path", str, "background") if sourced else None,
             source=need(bg, "source", str, "background") if sourced else str(bg.get("source", "premixed")),
             scene=scene,
             events=tuple(events),
+            start=float(start),
+            duration=None if duration is None else float(duration),
         ),
         premixed=premixed,
     )

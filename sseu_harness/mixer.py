@@ -3,6 +3,9 @@
 Definitions (part of the benchmark's contract, see README "How mixing works"):
 
 * Both sources are converted to mono at 44.1 kHz (soxr HQ) before mixing.
+* The speech is the item's utterance, or its utterances joined with
+  ``speech.gap`` seconds of silence; the background is the file, or the
+  window ``background.start`` + ``duration`` of it.
 * The mixture is as long as the background. The speech starts at the item's
   ``speech.onset`` seconds (rounded to the nearest sample) and must end inside
   the background.
@@ -59,8 +62,12 @@ class Mixer:
         if cached is not None:
             self._sources.move_to_end(item.id)
             return cached
-        speech = self._load(item.speech.path)
-        background = self._load(item.background.path)
+        parts = [self._load(path) for path in item.speech.parts]
+        if len(parts) > 1:
+            gap = np.zeros(int(round(item.speech.gap * MIX_RATE)), dtype=np.float32)
+            parts = [piece for part in parts for piece in (part, gap)][:-1]
+        speech = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        background = self._load(item.background.path, item.background.start, item.background.duration)
         self._sources[item.id] = (speech, background)
         if len(self._sources) > self._cache_items:
             self._sources.popitem(last=False)
@@ -114,6 +121,6 @@ class Mixer:
         wave, file_rate = read_mono(self.manifest.resolve(item.premixed[label]))
         return resample(wave, file_rate, rate)
 
-    def _load(self, relative: str) -> np.ndarray:
-        wave, rate = read_mono(self.manifest.resolve(relative))
+    def _load(self, relative: str, start: float = 0.0, duration: float | None = None) -> np.ndarray:
+        wave, rate = read_mono(self.manifest.resolve(relative), start, duration)
         return resample(wave, rate, MIX_RATE)

@@ -109,3 +109,41 @@ def test_stereo_sources_are_averaged_to_mono(tmp_path, small_set):
     mix = Mixer(manifest).mix(manifest.items[0], -math.inf)
     expected = soxr.resample(left * 0.25, 16_000, MIX_RATE, quality="HQ")
     np.testing.assert_allclose(mix.waveform, expected, atol=1e-6)
+
+
+def test_joined_utterances_and_background_windows_from_named_roots(tmp_path):
+    corpus = tmp_path / "corpus"  # outside the set's folder, reached through the header's roots
+    corpus.mkdir()
+    rng = np.random.default_rng(3)
+    one, two = (0.2 * rng.standard_normal(n).astype(np.float32) for n in (4_410, 8_820))
+    long_background = (0.1 * rng.standard_normal(44_100 * 5)).astype(np.float32)
+    sf.write(corpus / "u1.wav", one, MIX_RATE, subtype="FLOAT")
+    sf.write(corpus / "u2.wav", two, MIX_RATE, subtype="FLOAT")
+    sf.write(corpus / "long.wav", long_background, MIX_RATE, subtype="FLOAT")
+    row = item_row("j", ["c:u1.wav", "c:u2.wav"], "c:long.wav", onset=0.1)
+    row["speech"]["gap"] = 0.5
+    row["background"].update(start=1.0, duration=2.0)
+    manifest = load_manifest(write_set(tmp_path / "set", [row], header={"roots": {"c": "../corpus"}}))
+    mixer = Mixer(manifest)
+    item = manifest.items[0]
+    joined = np.concatenate([one, np.zeros(22_050, dtype=np.float32), two])
+    window = long_background[44_100:3 * 44_100]
+    speech_only = mixer.mix(item, math.inf).waveform
+    assert np.array_equal(speech_only[4_410:4_410 + joined.size], joined)
+    assert np.array_equal(mixer.mix(item, -math.inf).waveform, window)
+    assert item.to_json()["speech"]["path"] == ["c:u1.wav", "c:u2.wav"]
+
+
+def test_named_roots_do_not_allow_escapes(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    row = item_row("e", "c:../../etc/passwd", "c:bg.wav")
+    with pytest.raises(ManifestError, match="escapes the data root"):
+        load_manifest(write_set(tmp_path / "set", [row], header={"roots": {"c": "../corpus"}}))
+
+
+def test_a_window_past_the_end_of_the_file_is_an_error(tmp_path, small_set):
+    row = item_row("w", "audio/speech.wav", "audio/bg.wav")
+    row["background"].update(start=2.0, duration=2.0)
+    manifest = load_manifest(write_set(tmp_path, [row]))
+    with pytest.raises(AudioError, match="runs past the end"):
+        Mixer(manifest).mix(manifest.items[0], 0.0)
