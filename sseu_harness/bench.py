@@ -10,7 +10,6 @@ import hashlib
 import time
 import warnings
 from functools import cached_property
-from typing import Callable
 
 from model_adapters.registry import adapter_factory, model_label
 

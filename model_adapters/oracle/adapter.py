@@ -6,7 +6,6 @@ checks the harness: WER 0, mACC 100 and mAP 100 on every case (paper, sec. 3).
 
 from __future__ import annotations
 
-import math
 import tomllib
 from pathlib import Path
 
