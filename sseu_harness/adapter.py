@@ -35,6 +35,13 @@ class ClassScores:
     events: np.ndarray | None = None  # (n_events,), taxonomy order
 
 
+@dataclass(frozen=True)
+class Failure:
+    """No answer: the model call raised or timed out. Scored as wrong, counted, never dropped."""
+
+    reason: str
+
+
 Answer = str | ClassScores
 
 
@@ -48,6 +55,23 @@ class Adapter(ABC):
     deterministic: bool = True  # greedy decoding: repeated runs give the same answers
     batch_size: int = 1
     settings: dict = {}  # what identifies this configuration (model id, revision, decoding)
+
+    @classmethod
+    def identity(cls, user_settings: dict) -> dict:
+        """What makes this configuration's answers reusable: class, declared and user settings.
+
+        Computed from the class, without loading the model, so that stored
+        answers can be found (and re-scored) before any weights are read.
+        Adapters whose defaults live outside ``settings`` override this.
+        """
+        declared = cls.settings if isinstance(cls.settings, dict) else {}
+        return {
+            "adapter": f"{cls.__module__}.{cls.__qualname__}",
+            "name": cls.name,
+            "sample_rate": cls.sample_rate,
+            "settings": declared,
+            "user_settings": user_settings,
+        }
 
     @classmethod
     def unsupported(cls, task: str, mode: str) -> str | None:

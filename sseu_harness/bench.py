@@ -20,7 +20,7 @@ from .cases import Case, build_cases, parse_choice_list, parse_snr_list
 from .embedders.registry import make_embedder
 from .errors import ConfigError
 from .evaluation import evaluate_slice
-from .inference import Progress, SharedAnswers, run_inference
+from .inference import AnswerSource, ModelSlot, Progress, SharedAnswers
 from .manifest import Item, Manifest, load_manifest
 from .mixer import Mixer
 from .normalizer import NORMALIZER_VERSION
@@ -28,6 +28,7 @@ from .parser import PARSER_VERSION
 from .prompts import PromptSet, load_prompts
 from .records import case_record
 from .scoring import Scorer
+from .store import PredictionStore
 from .snr import MODES, PAPER_SNRS_DB, TASKS, parse_snr, snr_label, sort_key, tasks_at
 from .taxonomy import load_taxonomy
 
@@ -48,6 +49,8 @@ class Bench:
         self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
         self._adapters: dict[str, Adapter] = {}
         self._shared = SharedAnswers()
+        store = PredictionStore(config.store) if config.store else None
+        self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
 
     @property
     def seeds(self) -> list[int]:
@@ -95,27 +98,40 @@ class Bench:
     def scorer(self) -> Scorer:
         return Scorer(self.embedder, self.taxonomy)
 
+    def slot(self, model: str) -> ModelSlot:
+        factory = self.factories[model]
+        settings = self.config.model_settings.get(model, {})
+        return ModelSlot(model, factory, factory.identity(settings), lambda: self.adapter(model))
+
     def run_case(self, case: Case, progress: Progress | None = None) -> tuple[dict, list[dict]]:
         """(record, per-clip prediction rows) of one case over all runs."""
-        adapter = self.adapter(case.model)
+        slot = self.slot(case.model)
         items = self.items_at(case.snr)
         prompt = self.prompts.prompt(case.task, case.mode, case.model)
         started = time.perf_counter()
-        values, rows, failures = [], [], 0
+        values, rows, failures, errors, first_errors, from_store = [], [], 0, 0, [], 0
         for run, seed in enumerate(self.seeds):
-            answers, _ = self._shared.get(
-                case, seed, lambda: run_inference(adapter, self.mixer, items, case, prompt, seed, progress)
+            got = self._shared.get(
+                case, seed, lambda: self.answers.answers(slot, items, case, prompt, seed, progress)
             )
-            result = evaluate_slice(case.task, case.mode, items, answers, self.scorer)
+            result = evaluate_slice(case.task, case.mode, items, got.answers, self.scorer)
             values.append(result.value)
             failures += result.failures
+            errors += result.errors
+            first_errors += result.first_errors
+            from_store += got.from_store
             for row in result.rows:
                 rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
                              "mode": case.mode, "run": run, "seed": seed, **row})
         record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started)
-        record["prompt_sha256"] = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
-        record["prompt_set"] = self.prompts.version
-        record["normalizer"] = NORMALIZER_VERSION
+        record.update(
+            errors=errors,
+            first_errors=first_errors[:3],
+            from_store=from_store,
+            prompt_sha256=hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
+            prompt_set=self.prompts.version,
+            normalizer=NORMALIZER_VERSION,
+        )
         return record, rows
 
     def meta(self) -> dict:

@@ -21,3 +21,8 @@ class BenchConfig:
     cache_dir: Path = Path(".sseu-cache")
     prompts: Path = DEFAULT_PROMPTS
     model_settings: dict = field(default_factory=dict)
+    store: Path | None = Path(".sseu-cache") / "predictions.sqlite"  # None: neither read nor write answers
+    rescore: bool = False  # answers only from the store; no model is loaded
+    timeout: float | None = 600.0  # seconds per model call (batch)
+    max_error_rate: float = 0.05  # failed model calls above this fraction fail the case
+    max_parse_failure_rate: float = 1.0  # unparsable answers above this fraction fail the case

@@ -1,103 +1,103 @@
 """From answers of one slice to its metric: parse, score (paper eq. 1-3), measure.
 
-An answer that cannot be parsed becomes an empty prediction and is scored as
-wrong; it stays in the denominator and is counted in ``failures``.
+Every clip stays in the denominator. A clip whose model call failed (`errors`)
+or whose answer cannot be parsed (`failures`) gets an empty prediction: an
+empty transcript, no scene (never counted correct), no events (p_n = 0).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from .adapter import Answer, ClassScores
+from .adapter import Answer, ClassScores, Failure
 from .manifest import Item
 from .metrics import mean_accuracy, mean_average_precision, word_error_rate
 from .parser import parse_answer
 from .scoring import Scorer
 
 MAX_STORED_ANSWER = 4_000  # characters of a raw answer kept in predictions.jsonl
+FIRST_ERRORS = 3  # reasons of failed model calls quoted in a record
 
 
 @dataclass(frozen=True)
 class SliceResult:
     value: float  # percent
-    failures: int
+    failures: int  # unparsable answers (including empty ones)
+    errors: int  # failed model calls (exceptions, timeouts)
     rows: list[dict]  # one per clip, for predictions.jsonl
+    first_errors: list[str] = field(default_factory=list)
 
 
-def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequence[Answer], scorer: Scorer) -> SliceResult:
-    if task == "ASR":
-        return _asr(mode, items, answers)
-    if task == "ASC":
-        return _asc(mode, items, answers, scorer)
-    return _at(mode, items, answers, scorer)
+@dataclass(frozen=True)
+class _Clip:
+    value: object  # the field the task needs, or None
+    failure: str | None
+    error: bool
 
 
-def _parse(answer: Answer, task: str, mode: str):
+def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
+    if isinstance(answer, Failure):
+        return _Clip(None, f"error: {answer.reason}", True)
     if isinstance(answer, ClassScores):
-        return None
-    return parse_answer(answer, task, mode)
+        scores = answer.scenes if task == "ASC" else answer.events
+        return _Clip(scores, None if scores is not None else "model gives no class scores", False)
+    parsed = parse_answer(answer, task, mode)
+    value = {"ASR": parsed.transcript, "ASC": parsed.scene, "AT": parsed.events}[task]
+    return _Clip(value, None if value is not None else (parsed.failure or "unparsable"), False)
 
 
-def _row(item: Item, answer: Answer, failure: str | None, **fields) -> dict:
-    raw = answer if isinstance(answer, str) else "<class scores>"
-    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": failure, **fields}
+def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
+    raw = answer if isinstance(answer, str) else ("" if isinstance(answer, Failure) else "<class scores>")
+    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, **fields}
 
 
-def _asr(mode: str, items: Sequence[Item], answers: Sequence[Answer]) -> SliceResult:
-    hyps, rows, failures = [], [], 0
-    for item, answer in zip(items, answers):
-        parsed = _parse(answer, "ASR", mode)
-        transcript = parsed.transcript if parsed else None
-        failure = None if transcript is not None else (parsed.failure if parsed else "model gives no transcript")
-        failures += failure is not None
-        hyps.append(transcript or "")
-        rows.append(_row(item, answer, failure, reference=item.speech.transcript, hypothesis=transcript))
-    value = word_error_rate([i.speech.transcript for i in items], hyps)
-    return SliceResult(value, failures, rows)
+def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequence[Answer | Failure],
+                   scorer: Scorer) -> SliceResult:
+    clips = [_clip(a, task, mode) for a in answers]
+    errors = [c.failure.removeprefix("error: ") for c in clips if c.error]
+    failures = sum(c.failure is not None and not c.error for c in clips)
+    if task == "ASR":
+        value, rows = _asr(items, answers, clips)
+    elif task == "ASC":
+        value, rows = _asc(items, answers, clips, scorer)
+    else:
+        value, rows = _at(items, answers, clips, scorer)
+    return SliceResult(value, failures, len(errors), rows, errors[:FIRST_ERRORS])
 
 
-def _asc(mode: str, items: Sequence[Item], answers: Sequence[Answer], scorer: Scorer) -> SliceResult:
-    parsed = [_parse(a, "ASC", mode) for a in answers]
-    texts = [p.scene if p else None for p in parsed]
+def _asr(items, answers, clips) -> tuple[float, list[dict]]:
+    hyps = [c.value or "" for c in clips]
+    rows = [_row(i, a, c, reference=i.speech.transcript, hypothesis=c.value) for i, a, c in zip(items, answers, clips)]
+    return word_error_rate([i.speech.transcript for i in items], hyps), rows
+
+
+def _asc(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
+    texts = [c.value if isinstance(c.value, str) else None for c in clips]
     from_text = scorer.scene_confidences_many(texts)
-    predicted, rows, failures = [], [], 0
-    for k, (item, answer, p) in enumerate(zip(items, answers, parsed)):
-        conf = answer.scenes if isinstance(answer, ClassScores) else from_text[k]
-        failure = None
-        if conf is None:
-            conf, failure = np.zeros(len(scorer.taxonomy.scenes)), "model gives no scene scores"
-        elif p is not None and p.scene is None:
-            failure = p.failure or "no scene"
-        failures += failure is not None
-        scene_id = scorer.predicted_scene_id(conf)
-        predicted.append(scene_id)
-        rows.append(_row(item, answer, failure, truth=item.background.scene, prediction=texts[k], predicted_scene=scene_id))
-    value = mean_accuracy([i.background.scene for i in items], predicted)
-    return SliceResult(value, failures, rows)
+    predicted, rows = [], []
+    for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
+        conf = np.asarray(clip.value) if isinstance(answer, ClassScores) and clip.value is not None else from_text[k]
+        scene = scorer.predicted_scene_id(conf)
+        predicted.append(scene)
+        rows.append(_row(item, answer, clip, truth=item.background.scene, prediction=texts[k], predicted_scene=scene))
+    return mean_accuracy([i.background.scene for i in items], predicted), rows
 
 
-def _at(mode: str, items: Sequence[Item], answers: Sequence[Answer], scorer: Scorer) -> SliceResult:
+def _at(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
     event_ids = scorer.taxonomy.event_ids
-    parsed = [_parse(a, "AT", mode) for a in answers]
-    lists = [list(p.events) if p and p.events is not None else None for p in parsed]
+    lists = [list(c.value) if isinstance(c.value, tuple) else None for c in clips]
     from_text = scorer.event_confidences_many(lists)
     truth = np.zeros((len(items), len(event_ids)), dtype=np.int8)
     scores = np.zeros((len(items), len(event_ids)))
-    rows, failures = [], 0
-    for k, (item, answer, p) in enumerate(zip(items, answers, parsed)):
-        for label in item.background.event_labels:
-            truth[k, event_ids.index(label)] = 1
-        conf = answer.events if isinstance(answer, ClassScores) else from_text[k]
-        failure = None
-        if conf is None:
-            conf, failure = np.zeros(len(event_ids)), "model gives no event scores"
-        elif p is not None and p.events is None:
-            failure = p.failure or "no events"
-        failures += failure is not None
-        scores[k] = conf
-        rows.append(_row(item, answer, failure, truth=list(item.background.event_labels), prediction=lists[k]))
-    value = mean_average_precision(truth, scores)
-    return SliceResult(value, failures, rows)
+    rows = []
+    for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
+        truth[k, [event_ids.index(label) for label in item.background.event_labels]] = 1
+        if isinstance(answer, ClassScores) and clip.value is not None:
+            scores[k] = clip.value
+        else:
+            scores[k] = from_text[k]
+        rows.append(_row(item, answer, clip, truth=list(item.background.event_labels), prediction=lists[k]))
+    return mean_average_precision(truth, scores), rows

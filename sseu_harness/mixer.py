@@ -34,6 +34,7 @@ from .snr import snr_label
 
 MIX_RATE = 44_100
 PEAK_LIMIT = 0.99
+MIXER_VERSION = "sseu-mix-1"  # bump when a change here changes any mixture
 
 
 @dataclass(frozen=True)

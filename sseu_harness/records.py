@@ -17,7 +17,7 @@ from typing import Iterable
 from .cases import Case
 from .snr import MIXED_SNRS_DB, MODES, TASKS, snr_label, sort_key
 
-RECORD_FIELDS = ("model", "task", "snr", "mode", "metric", "value", "std", "runs", "n", "parse_failures")
+RECORD_FIELDS = ("model", "task", "snr", "mode", "metric", "value", "std", "runs", "n", "parse_failures", "errors")
 MIXED_LABELS = tuple(snr_label(db) for db in MIXED_SNRS_DB)
 
 
@@ -77,6 +77,7 @@ def with_averages(records: Iterable[dict], task_snrs: dict[str, list[str]]) -> l
                 "model": model, "task": task, "snr": name, "mode": mode, "metric": parts[0]["metric"],
                 "value": value, "std": std, "runs": runs, "run_values": per_run,
                 "n": sum(p["n"] for p in parts), "parse_failures": sum(p["parse_failures"] for p in parts),
+                "errors": sum(p.get("errors", 0) for p in parts),
                 "over": list(labels),
             })
     return cases + averages
@@ -84,3 +85,17 @@ def with_averages(records: Iterable[dict], task_snrs: dict[str, list[str]]) -> l
 
 def _order(rec: dict) -> tuple:
     return (rec["model"], TASKS.index(rec["task"]), MODES.index(rec["mode"]), sort_key(rec["snr"]))
+
+
+def failure_breach(record: dict, max_error_rate: float, max_parse_failure_rate: float) -> str | None:
+    """Why a case fails on its failed clips, or None: failed model calls and unparsable answers are gated apart."""
+    clips = record["n"] * record["runs"]
+    errors, failures = record.get("errors", 0), record["parse_failures"]
+    if clips and errors / clips > max_error_rate:
+        quoted = "; ".join(record.get("first_errors", []))
+        return (f"{errors} of {clips} model calls failed ({errors / clips:.1%} > {max_error_rate:.1%}, "
+                f"--sseu-max-error-rate); first errors: {quoted}")
+    if clips and failures / clips > max_parse_failure_rate:
+        return (f"{failures} of {clips} answers could not be parsed ({failures / clips:.1%} > "
+                f"{max_parse_failure_rate:.1%}, --sseu-max-parse-failure-rate); see predictions.jsonl")
+    return None

@@ -1,7 +1,7 @@
 """Writing a report directory: summary.json/.md/.csv and predictions.jsonl.
 
-Every file is written to a temporary name and renamed into place, so a crash
-or a full disk leaves the previous report whole.
+All files are written to temporary names first and then renamed into place,
+so a crash or a full disk leaves the previous report whole.
 """
 
 from __future__ import annotations
@@ -20,19 +20,29 @@ from .records import RECORD_FIELDS
 SUMMARY_SCHEMA = "sseu-summary/1"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def write_all(folder: Path, files: dict[str, str]) -> None:
+    """Write every file to a temporary name first, then rename them all into place.
+
+    A failure while writing (disk full, a bug in rendering) leaves the folder
+    as it was; only the renames, which do not fail on one file system in
+    practice, touch the previous files.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    temps: dict[str, str] = {}
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+            temps[name] = tmp
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
+        for name, tmp in temps.items():
+            os.replace(tmp, folder / name)
+    finally:
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
 
 
 def summary_markdown(summary: dict) -> str:
@@ -64,9 +74,10 @@ def summary_csv(records: list[dict]) -> str:
 
 def write_report(report_dir: Path, records: list[dict], meta: dict, prediction_lines: Iterable[str]) -> dict:
     summary = {"schema": SUMMARY_SCHEMA, "meta": meta, "records": records}
-    report_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(report_dir / "predictions.jsonl", "".join(line if line.endswith("\n") else line + "\n" for line in prediction_lines))
-    atomic_write(report_dir / "summary.csv", summary_csv(records))
-    atomic_write(report_dir / "summary.md", summary_markdown(summary))
-    atomic_write(report_dir / "summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    write_all(report_dir, {
+        "predictions.jsonl": "".join(line if line.endswith("\n") else line + "\n" for line in prediction_lines),
+        "summary.csv": summary_csv(records),
+        "summary.md": summary_markdown(summary),
+        "summary.json": json.dumps(summary, indent=1, sort_keys=True) + "\n",
+    })
     return summary

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_ITEMS = len(load_manifest().items)
 
 
-def run_pytest(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+def run_pytest(*args: str, cwd: Path = REPO, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """A real pytest session in a subprocess; a fresh cache dir (store, embeddings) unless one is given."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
+    if not any(a.startswith("--sseu-cache-dir") for a in args):
+        args = (*args, f"--sseu-cache-dir={tempfile.mkdtemp(prefix='sseu-cache-')}")
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
@@ -72,7 +76,7 @@ def test_summary_files_and_metadata(serial_run):
     for rec in data["records"]:
         assert {"model", "task", "snr", "mode", "metric", "value", "std", "runs", "n", "parse_failures"} <= rec.keys()
     assert (out / "summary.md").read_text().count("Table 1") == 9
-    assert (out / "summary.csv").read_text().splitlines()[0] == "model,task,snr,mode,metric,value,std,runs,n,parse_failures"
+    assert (out / "summary.csv").read_text().splitlines()[0] == "model,task,snr,mode,metric,value,std,runs,n,parse_failures,errors"
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * 54 * DEMO_ITEMS
     assert not list(out.glob(".partial-*"))
@@ -179,11 +183,8 @@ def test_plain_pytest_does_not_collect_benchmark_cases():
 
 def test_joint_and_cot_answers_are_computed_once_per_clip_and_group_stays_on_one_worker(tmp_path):
     log = tmp_path / "calls.jsonl"
-    env_run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *a], cwd=REPO, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO), "SSEU_TEST_CALL_LOG": str(log)}, timeout=600)
-    proc = env_run("--sseu-model=tests.adapters:CallLog", "-n", "2", "--sseu-snrs=0,-5", "--sseu-modes=joint,cot",
-                   f"--sseu-report-dir={tmp_path / 'r'}")
+    proc = run_pytest("--sseu-model=tests.adapters:CallLog", "-n", "2", "--sseu-snrs=0,-5", "--sseu-modes=joint,cot",
+                      f"--sseu-report-dir={tmp_path / 'r'}", env={"SSEU_TEST_CALL_LOG": str(log)})
     assert proc.returncode == 0, proc.stdout[-2000:]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     # 2 SNRs x 2 modes x 26 clips: one model call per clip and group, not one per task case

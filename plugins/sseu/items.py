@@ -15,6 +15,7 @@ import pytest
 
 from sseu_harness.cases import Case
 from sseu_harness.errors import SSEUError
+from sseu_harness.records import failure_breach
 
 from .state import bench_of, prediction_sink
 
@@ -52,6 +53,9 @@ class BenchCase(pytest.Item):
         prediction_sink(self.config).write(rows)
         record["worker"] = getattr(self.config, "workerinput", {}).get("workerid", "main")
         self.user_properties.append(("sseu_record", json.dumps(record)))
+        breach = failure_breach(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate)
+        if breach:
+            pytest.fail(f"{self.case.id}: {breach}", pytrace=False)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SSEUError):

@@ -33,6 +33,17 @@ def add_options(parser: pytest.Parser) -> None:
     add("--sseu-report-dir", default=DEFAULT_REPORT_DIR, metavar="DIR",
         help=f"where summary.json/.md/.csv and predictions.jsonl go (default: ./{DEFAULT_REPORT_DIR})")
     add("--sseu-prompts", default=str(DEFAULT_PROMPTS), metavar="FILE", help="prompt set (TOML)")
+    add("--sseu-store", default=None, metavar="FILE",
+        help="prediction store (SQLite) that keeps every answer for reruns (default: CACHE_DIR/predictions.sqlite)")
+    add("--sseu-no-store", action="store_true", help="neither read nor write the prediction store")
+    add("--sseu-rescore", action="store_true",
+        help="score the answers in the prediction store without loading any model; missing answers are an error")
+    add("--sseu-timeout", type=float, default=600.0, metavar="S",
+        help="seconds one model call (a batch) may take before its clips count as failed; 0 = no limit")
+    add("--sseu-max-error-rate", type=float, default=0.05, metavar="FRACTION",
+        help="fail a case when more than this fraction of its model calls fail (default 0.05)")
+    add("--sseu-max-parse-failure-rate", type=float, default=1.0, metavar="FRACTION",
+        help="fail a case when more than this fraction of its answers cannot be parsed (default 1: never)")
 
 
 def selected_models(config: pytest.Config) -> list[str]:
@@ -57,6 +68,11 @@ def bench_config(config: pytest.Config) -> BenchConfig:
         embedder=opt("sseu_embedder"),
         cache_dir=Path(opt("sseu_cache_dir")),
         prompts=Path(opt("sseu_prompts")),
+        store=None if opt("sseu_no_store") else Path(opt("sseu_store") or Path(opt("sseu_cache_dir")) / "predictions.sqlite"),
+        rescore=opt("sseu_rescore"),
+        timeout=opt("sseu_timeout") or None,
+        max_error_rate=opt("sseu_max_error_rate"),
+        max_parse_failure_rate=opt("sseu_max_parse_failure_rate"),
     )
 
 

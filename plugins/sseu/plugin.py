@@ -8,7 +8,9 @@ one item per benchmark case instead.
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -57,7 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
             )
     worker_input = getattr(config, "workerinput", None)
     token = worker_input["sseu_token"] if worker_input else uuid.uuid4().hex[:12]
-    partial_dir = options.report_dir(config) / f"{PARTIAL_PREFIX}{token}"
+    # per-clip rows wait in the cache dir, so an unwritable report dir costs only the report
+    partial_dir = Path(config.getoption("sseu_cache_dir")) / "partials" / f"{PARTIAL_PREFIX}{token}"
     config.stash[SINK] = PredictionSink(partial_dir, worker_input["workerid"] if worker_input else "main")
     if not worker_input:
         config.stash[LEDGER] = ledger = Ledger(partial_dir)
@@ -103,7 +106,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if ledger.records or ledger.expected:
         try:
             write_report(options.report_dir(config), records, bench.meta(), ledger.prediction_lines())
-        except OSError as exc:  # the partial files stay for a retry; the previous report is intact
+        except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
             config.stash[REPORT_ERROR] = f"cannot write the report to {options.report_dir(config)}: {exc}"
             return
@@ -111,10 +114,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _remove_partials(ledger: Ledger) -> None:
-    if ledger.partial_dir.is_dir():
-        for part in ledger.partial_dir.glob("*.jsonl"):
-            part.unlink()
-        ledger.partial_dir.rmdir()
+    shutil.rmtree(ledger.partial_dir, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
