@@ -98,7 +98,7 @@ class AnswerSource:
             "mixer": MIXER_VERSION,
             "mode": case.mode,
             "task": case.task if case.mode == "independent" else None,
-            "seed": None if slot.factory.deterministic else seed,
+            "seed": seed,  # also for greedy models: whether a model samples can hinge on its settings
         }
 
     def _ask(self, adapter: Adapter, requests: list[Request]) -> list[Answer | Failure]:

@@ -67,11 +67,86 @@ class CallLog(Adapter):
     def __init__(self, **_: object) -> None:
         from model_adapters.oracle.adapter import OracleAdapter
 
+        if os.environ.get("SSEU_TEST_REFUSE_LOAD"):  # proves that --sseu-rescore never loads a model
+            raise RuntimeError("this model must not be loaded")
         self.oracle = OracleAdapter()
         self.log = os.environ["SSEU_TEST_CALL_LOG"]
 
     def answer(self, requests: list[Request]) -> list[str]:
+        import time
+
+        time.sleep(float(os.environ.get("SSEU_TEST_DELAY", "0")))
         with open(self.log, "a", encoding="utf-8") as handle:
             for r in requests:
                 handle.write(json.dumps({"pid": os.getpid(), "item": r.item.id, "mode": r.mode, "task": r.task}) + "\n")
         return self.oracle.answer(requests)
+
+
+def _oracle_answers(requests: list[Request]) -> list[str]:
+    from model_adapters.oracle.adapter import OracleAdapter
+
+    return OracleAdapter().answer(requests)
+
+
+class Flaky(Adapter):
+    """Raises for every batch holding an 'unlucky' clip (crc32 of its id % 5 == 0); else answers like the oracle."""
+
+    name = "flaky"
+    batch_size = 4
+
+    @staticmethod
+    def unlucky(item_id: str) -> bool:
+        import zlib
+
+        return zlib.crc32(item_id.encode()) % 5 == 0
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        for r in requests:
+            if self.unlucky(r.item.id):
+                raise RuntimeError(f"GPU on fire while answering {r.item.id}")
+        return _oracle_answers(requests)
+
+
+class Hang(Adapter):
+    """Hangs (sleeps 30 s) on one clip; the harness's timeout must give up on it."""
+
+    name = "hang"
+    batch_size = 1
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        if requests[0].item.id == os.environ.get("SSEU_TEST_HANG_ITEM"):
+            import time
+
+            time.sleep(30)
+        return _oracle_answers(requests)
+
+
+class Killer(Adapter):
+    """Kills its own process with SIGKILL after answering SSEU_TEST_KILL_AFTER clips, once (a marker file remembers)."""
+
+    name = "killer"
+    batch_size = 2
+
+    def __init__(self, **_: object) -> None:
+        self.answered = 0
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        import signal
+
+        marker = os.environ.get("SSEU_TEST_KILL_MARKER")
+        if marker and not os.path.exists(marker) and self.answered >= int(os.environ["SSEU_TEST_KILL_AFTER"]):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.answered += len(requests)
+        with open(os.environ["SSEU_TEST_CALL_LOG"], "a", encoding="utf-8") as handle:
+            handle.writelines(f"{r.item.id}\n" for r in requests)
+        return _oracle_answers(requests)
+
+
+class Leaky(Adapter):
+    """Fails with an error message that contains the API key, as careless client libraries do."""
+
+    name = "leaky"
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        raise PermissionError(f"401 for key {os.environ['SSEU_TEST_API_KEY']} at https://api.example/v1")

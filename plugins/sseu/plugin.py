@@ -96,6 +96,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ledger = config.stash.get(LEDGER, None)
     if ledger is None or config.option.collectonly:
         return
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED:  # keep the previous report; the store has the answers
+        config.stash[REPORT_ERROR] = "interrupted: the report was not rewritten; rerun to finish from the store"
+        return
     bench = config.stash[BENCH]
     missing = ledger.missing()
     if missing:
@@ -118,9 +121,13 @@ def _remove_partials(ledger: Ledger) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if not _active(config) or RECORDS not in config.stash:
+    if not _active(config):
         return
     tr = terminalreporter
+    if RECORDS not in config.stash:
+        if REPORT_ERROR in config.stash:
+            tr.write_line(f"SSEU-Bench: {config.stash[REPORT_ERROR]}", yellow=True)
+        return
     records = config.stash[RECORDS]
     tr.section("SSEU-Bench")
     for title, table in tables.table1(records, fmt="simple"):

@@ -1,0 +1,28 @@
+"""Report writing: all files or none."""
+
+from __future__ import annotations
+
+import pytest
+
+from sseu_harness import report
+from sseu_harness.cases import Case
+from sseu_harness.records import case_record
+
+META = {"manifest": {"name": "t", "items": 1, "sha256": "0" * 64}, "prompts": {"version": "p"},
+        "embedder": "e", "normalizer": "n", "seeds": [0], "harness_version": "x"}
+
+
+def test_a_failure_while_writing_leaves_the_previous_report_whole(tmp_path, monkeypatch):
+    records = [case_record(Case("m", "ASR", "snr_0", "independent"), [10.0], [0], 1, 0, 1.0)]
+    report.write_report(tmp_path, records, META, ['{"a": 1}'])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken(summary):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(report, "summary_markdown", broken)
+    with pytest.raises(OSError, match="No space left"):
+        report.write_report(tmp_path, records * 2, META, ['{"b": 2}'])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert sorted(before) == ["predictions.jsonl", "summary.csv", "summary.json", "summary.md"]
+    assert oct((tmp_path / "summary.json").stat().st_mode & 0o777) == "0o644"
