@@ -150,3 +150,13 @@ class Leaky(Adapter):
 
     def answer(self, requests: list[Request]) -> list[str]:
         raise PermissionError(f"401 for key {os.environ['SSEU_TEST_API_KEY']} at https://api.example/v1")
+
+
+class Babbler(Adapter):
+    """Answers megabytes of control characters, then a valid joint answer (as a rambling CoT would)."""
+
+    name = "babbler"
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        noise = "\x00\x07\x1b[31m" * 400_000
+        return [f"{noise}\nTranscript: {r.item.speech.transcript}\nScene: home\nEvents: dog\n" for r in requests]

@@ -176,3 +176,13 @@ def test_a_corrupt_store_stops_the_session_before_any_case(tmp_path):
     proc = run_pytest("--sseu-model=oracle", f"--sseu-cache-dir={tmp_path / 'cache'}", "--collect-only")
     assert proc.returncode == 4
     assert "is corrupt" in proc.stderr and "--sseu-store" in proc.stderr
+
+
+def test_megabyte_answers_with_control_characters_are_parsed_and_truncated_in_reports(tmp_path):
+    proc = run_pytest("--sseu-model=tests.adapters:Babbler", "--sseu-snrs=0", "--sseu-modes=joint",
+                      "--sseu-tasks=ASR", f"--sseu-report-dir={tmp_path}")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    (rec,) = [r for r in summary(tmp_path)["records"] if "case" in r]
+    assert rec["value"] == 0.0 and rec["parse_failures"] == 0
+    rows = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert all(len(r["answer"]) <= 4_000 for r in rows)

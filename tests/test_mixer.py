@@ -95,7 +95,9 @@ def test_silent_background_is_an_error_for_finite_snr(tmp_path, small_set):
 def test_bad_audio_files_name_the_path(tmp_path, small_set):
     (tmp_path / "audio" / "corrupt.wav").write_bytes(b"RIFF\x00\x00garbage")
     sf.write(tmp_path / "audio" / "nan.wav", np.full(16_000, np.nan, dtype=np.float32), 16_000, subtype="FLOAT")
-    for name, pattern in [("corrupt.wav", "cannot decode"), ("nan.wav", "NaN"), ("missing.wav", "not found")]:
+    sf.write(tmp_path / "audio" / "empty.wav", np.zeros(0, dtype=np.float32), 16_000)
+    for name, pattern in [("corrupt.wav", "cannot decode"), ("nan.wav", "NaN"), ("missing.wav", "not found"),
+                          ("empty.wav", "holds no samples")]:
         manifest = load_manifest(write_set(tmp_path, [item_row("z", "audio/speech.wav", f"audio/{name}")]))
         with pytest.raises(AudioError, match=pattern) as info:
             Mixer(manifest).mix(manifest.items[0], 0.0)
@@ -147,3 +149,10 @@ def test_a_window_past_the_end_of_the_file_is_an_error(tmp_path, small_set):
     manifest = load_manifest(write_set(tmp_path, [row]))
     with pytest.raises(AudioError, match="runs past the end"):
         Mixer(manifest).mix(manifest.items[0], 0.0)
+
+
+def test_silent_speech_cannot_set_an_snr(tmp_path, small_set):
+    sf.write(tmp_path / "audio" / "mute.wav", np.zeros(22_050, dtype=np.float32), 22_050)
+    manifest = load_manifest(write_set(tmp_path, [item_row("m", "audio/mute.wav", "audio/bg.wav")]))
+    with pytest.raises(AudioError, match="m: speech audio/mute.wav is silent"):
+        Mixer(manifest).mix(manifest.items[0], 5.0)
