@@ -1,31 +1,62 @@
-"""Model names -> adapter factories, imported lazily so a missing package hurts only its model."""
+"""Model names -> adapter factories, imported lazily so a missing package hurts only its model.
+
+Three sources, in this order: the built-in adapters below; adapters that other
+packages register under the entry-point group ``sseu_harness.models``
+(``[project.entry-points."sseu_harness.models"] my-model = "pkg.module:Factory"``);
+and a ``package.module:factory`` spec given directly to ``--sseu-model``.
+"""
 
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 from typing import Callable
 
 from sseu_harness.adapter import Adapter
 from sseu_harness.errors import ConfigError
 
+ENTRY_POINT_GROUP = "sseu_harness.models"
+
 BUILTIN: dict[str, str] = {
     "oracle": "model_adapters.oracle.adapter:OracleAdapter",
     "chance": "model_adapters.chance.adapter:ChanceAdapter",
+    "qwen2-audio": "model_adapters.qwen2_audio.adapter:Qwen2AudioAdapter",
+    "kimi-audio": "model_adapters.kimi_audio.adapter:KimiAudioAdapter",
+    "step-audio2": "model_adapters.step_audio2.adapter:StepAudio2Adapter",
+    "ltu-as": "model_adapters.ltu_as.adapter:LtuAsAdapter",
+    "clap": "model_adapters.clap.adapter:MsClapAdapter",
+    "laion-clap": "model_adapters.laion_clap.adapter:LaionClapAdapter",
+    "mga-clap": "model_adapters.mga_clap.adapter:MgaClapAdapter",
+    "whisper": "model_adapters.whisper.adapter:WhisperAdapter",
+    "openai": "model_adapters.openai_compatible.adapter:OpenAIChatAdapter",
 }
 
 
+def entry_point_models() -> dict[str, str]:
+    """Adapters registered by installed packages: name -> ``module:attr``."""
+    try:
+        found = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    except TypeError:  # Python < 3.10 signature; kept for the model server's old environments
+        found = metadata.entry_points().get(ENTRY_POINT_GROUP, [])  # type: ignore[attr-defined]
+    return {ep.name: ep.value for ep in found if ep.name not in BUILTIN}
+
+
 def known_models() -> list[str]:
-    return sorted(BUILTIN)
+    return sorted({**BUILTIN, **entry_point_models()})
 
 
 def adapter_factory(name: str) -> Callable[..., Adapter]:
-    """Resolve a built-in name or ``package.module:factory``."""
-    target = BUILTIN.get(name, name if ":" in name else None)
+    """Resolve a built-in name, an entry-point name, or ``package.module:factory``."""
+    target = BUILTIN.get(name) or entry_point_models().get(name) or (name if ":" in name else None)
     if target is None:
         raise ConfigError(
             f"unknown model {name!r}; known models: {', '.join(known_models())} "
             "(or give package.module:factory)"
         )
+    return load_target(name, target)
+
+
+def load_target(name: str, target: str) -> Callable[..., Adapter]:
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -40,3 +71,8 @@ def adapter_factory(name: str) -> Callable[..., Adapter]:
 def model_label(name: str) -> str:
     """The name used in case ids: the factory's last part for ``module:factory`` specs."""
     return name.rpartition(":")[2] if ":" in name else name
+
+
+def label_of(spec: str, factory: Callable[..., Adapter]) -> str:
+    """The case-id label of a model: its adapter's ``name``, else the spec's last part."""
+    return getattr(factory, "name", None) or model_label(spec)

@@ -146,8 +146,9 @@ class Bench:
             "taxonomy": self.taxonomy.version,
             "embedder": self.embedder.name,
             "seeds": self.seeds,
+            "task_snrs": self.task_snrs(),
             "runs": self.config.runs,
-            "models": {label: {"spec": spec, "settings": getattr(self.factories[label], "settings", {})}
+            "models": {label: {"spec": spec, **self.factories[label].identity(self.config.model_settings.get(label, {}))}
                        for label, spec in zip(self.factories, self.config.models)},
         }
 

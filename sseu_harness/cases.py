@@ -81,3 +81,10 @@ def parse_snr_list(text: str | None, available: list[str], option: str = "--sseu
         if label not in chosen:
             chosen.append(label)
     return chosen
+
+
+def shard_cases(cases: list[Case], k: int, n: int) -> list[Case]:
+    """Shard k of n (1-based): whole answer-sharing groups, dealt round-robin in grid order."""
+    groups = list(dict.fromkeys(case.group for case in cases))
+    mine = {group for index, group in enumerate(groups) if index % n == k - 1}
+    return [case for case in cases if case.group in mine]

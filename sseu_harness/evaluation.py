@@ -14,7 +14,7 @@ import numpy as np
 
 from .adapter import Answer, ClassScores, Failure
 from .manifest import Item
-from .metrics import mean_accuracy, mean_average_precision, word_error_rate
+from .metrics import clip_word_errors, mean_accuracy, mean_average_precision, word_error_rate
 from .parser import parse_answer
 from .scoring import Scorer
 
@@ -27,7 +27,7 @@ class SliceResult:
     value: float  # percent
     failures: int  # unparsable answers (including empty ones)
     errors: int  # failed model calls (exceptions, timeouts)
-    rows: list[dict]  # one per clip, for predictions.jsonl
+    rows: list[dict]  # one per clip, for predictions.jsonl: also the per-clip figures the bootstrap resamples
     first_errors: list[str] = field(default_factory=list)
 
 
@@ -70,7 +70,11 @@ def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequenc
 
 def _asr(items, answers, clips) -> tuple[float, list[dict]]:
     hyps = [c.value or "" for c in clips]
-    rows = [_row(i, a, c, reference=i.speech.transcript, hypothesis=c.value) for i, a, c in zip(items, answers, clips)]
+    rows = []
+    for item, answer, clip, hyp in zip(items, answers, clips, hyps):
+        errors, words = clip_word_errors(item.speech.transcript, hyp)
+        rows.append(_row(item, answer, clip, reference=item.speech.transcript, hypothesis=clip.value,
+                         errors=errors, ref_words=words))
     return word_error_rate([i.speech.transcript for i in items], hyps), rows
 
 
@@ -82,7 +86,8 @@ def _asc(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
         conf = np.asarray(clip.value) if isinstance(answer, ClassScores) and clip.value is not None else from_text[k]
         scene = scorer.predicted_scene_id(conf)
         predicted.append(scene)
-        rows.append(_row(item, answer, clip, truth=item.background.scene, prediction=texts[k], predicted_scene=scene))
+        rows.append(_row(item, answer, clip, truth=item.background.scene, prediction=texts[k], predicted_scene=scene,
+                         correct=scene == item.background.scene))
     return mean_accuracy([i.background.scene for i in items], predicted), rows
 
 
@@ -99,5 +104,6 @@ def _at(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
             scores[k] = clip.value
         else:
             scores[k] = from_text[k]
-        rows.append(_row(item, answer, clip, truth=list(item.background.event_labels), prediction=lists[k]))
+        rows.append(_row(item, answer, clip, truth=list(item.background.event_labels), prediction=lists[k],
+                         scores=[float(v) for v in scores[k]]))
     return mean_average_precision(truth, scores), rows

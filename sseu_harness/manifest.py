@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -136,6 +137,7 @@ class Manifest:
         return resolve_under(self.root, relative, self.path)
 
 
+@lru_cache(maxsize=1 << 16)  # resolving walks the file system; every clip is resolved once per case
 def resolve_under(root: Path, relative: str, origin: Path) -> Path:
     root = root.resolve()
     candidate = (root / relative).resolve()

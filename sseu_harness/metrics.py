@@ -42,6 +42,12 @@ def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> flo
     return 100.0 * errors / words
 
 
+def clip_word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(S + D + I, reference words) of one clip after normalisation; their sums over a slice give its WER."""
+    out = jiwer.process_words(normalize(reference), normalize(hypothesis))
+    return out.substitutions + out.deletions + out.insertions, out.substitutions + out.deletions + out.hits
+
+
 def mean_accuracy(truth: Sequence[str], predicted: Sequence[str | None]) -> float:
     """Macro accuracy in percent: mean over the classes present in `truth` of per-class accuracy.
 

@@ -17,7 +17,8 @@ from typing import Iterable
 from .cases import Case
 from .snr import MIXED_SNRS_DB, MODES, TASKS, snr_label, sort_key
 
-RECORD_FIELDS = ("model", "task", "snr", "mode", "metric", "value", "std", "runs", "n", "parse_failures", "errors")
+RECORD_FIELDS = ("model", "task", "snr", "mode", "metric", "value", "std", "ci_low", "ci_high", "runs", "n",
+                 "parse_failures", "errors")
 MIXED_LABELS = tuple(snr_label(db) for db in MIXED_SNRS_DB)
 
 

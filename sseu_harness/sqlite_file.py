@@ -32,6 +32,9 @@ class SQLiteFile:
         """A short-lived autocommit connection (fork- and thread-safe)."""
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
+            # WAL + NORMAL: a commit survives the death of any process (kill -9 included) without an
+            # fsync; only a power cut can lose the last commits.
+            conn.execute("PRAGMA synchronous=NORMAL")
             yield conn
         except sqlite3.DatabaseError as exc:
             if primary_code(exc) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):

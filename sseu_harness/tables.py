@@ -8,11 +8,15 @@ from .snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, sort_key
 
 
 def cell(record: dict | None) -> str:
+    """``mean`` (``± std`` over runs) and ``[low, high]``, the 95% bootstrap interval, when known."""
     if record is None:
         return "-"
+    text = f"{record['value']:.2f}"
     if record["runs"] > 1:
-        return f"{record['value']:.2f} ± {record['std']:.2f}"
-    return f"{record['value']:.2f}"
+        text += f" ± {record['std']:.2f}"
+    if "ci_low" in record:
+        text += f" [{record['ci_low']:.1f}, {record['ci_high']:.1f}]"
+    return text
 
 
 def _index(records: list[dict]) -> dict[tuple, dict]:
@@ -58,3 +62,11 @@ def table2(records: list[dict], fmt: str = "github") -> tuple[str, str] | None:
 def throughput_table(records: list[dict], fmt: str = "github") -> str:
     rows = [[r["case"], r["n"] * r["runs"], r["seconds"], r["clips_per_s"]] for r in records if "case" in r]
     return tabulate(rows, headers=["case", "clips", "seconds", "clips/s"], tablefmt=fmt, disable_numparse=True)
+
+
+def comparison_table(comparisons: list[dict], fmt: str = "github") -> str:
+    rows = [[c["case"], c["metric"], f"{c['baseline']:.2f}", f"{c['current']:.2f}", f"{c['worsening']:+.2f}",
+             f"[{c['low']:.2f}, {c['high']:.2f}]", f"{c['p_value']:.2g}", "yes" if c["significant"] else "no",
+             "FAIL" if c["failed"] else "ok"] for c in comparisons]
+    headers = ["case", "metric", "baseline", "now", "worse by", "95% CI", "p", "significant (Holm)", "gate"]
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)

@@ -160,3 +160,21 @@ class Babbler(Adapter):
     def answer(self, requests: list[Request]) -> list[str]:
         noise = "\x00\x07\x1b[31m" * 400_000
         return [f"{noise}\nTranscript: {r.item.speech.transcript}\nScene: home\nEvents: dog\n" for r in requests]
+
+
+class Release(Adapter):
+    """The oracle, except on a share $SSEU_TEST_DROP of the clips, where it answers wrongly: an injected regression."""
+
+    name = "release"
+    batch_size = 8
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        import zlib
+
+        drop = float(os.environ.get("SSEU_TEST_DROP", "0"))
+        answers = _oracle_answers(requests)
+        for k, r in enumerate(requests):
+            if zlib.crc32(r.item.id.encode()) % 100 < 100 * drop:
+                answers[k] = {"ASR": "completely different words", "ASC": "Scene: a spaceship",
+                              "AT": "Events: none"}.get(r.task, "Transcript: nothing\nScene: a spaceship\nEvents: none")
+        return answers

@@ -76,7 +76,7 @@ def test_summary_files_and_metadata(serial_run):
     for rec in data["records"]:
         assert {"model", "task", "snr", "mode", "metric", "value", "std", "runs", "n", "parse_failures"} <= rec.keys()
     assert (out / "summary.md").read_text().count("Table 1") == 9
-    assert (out / "summary.csv").read_text().splitlines()[0] == "model,task,snr,mode,metric,value,std,runs,n,parse_failures,errors"
+    assert (out / "summary.csv").read_text().splitlines()[0] == "model,task,snr,mode,metric,value,std,ci_low,ci_high,runs,n,parse_failures,errors"
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * 54 * DEMO_ITEMS
     assert not list(out.glob(".partial-*"))
@@ -116,7 +116,7 @@ def test_grid_options_narrow_the_cases(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--sseu-model=gpt-17"], "unknown model 'gpt-17'; known models: chance, oracle"),
+        (["--sseu-model=gpt-17"], "unknown model 'gpt-17'; known models: chance, clap,"),
         (["--sseu-model=oracle", "--sseu-tasks=ASR,SED"], "--sseu-tasks: unknown value 'SED'"),
         (["--sseu-model=oracle", "--sseu-modes=cott"], "--sseu-modes: unknown value 'cott'"),
         (["--sseu-model=oracle", "--sseu-snrs=snr_p3"], "snr_p3"),

@@ -17,9 +17,10 @@ from sseu_harness.cases import Case
 from sseu_harness.errors import SSEUError
 from sseu_harness.records import failure_breach
 
-from .state import bench_of, prediction_sink
+from .state import GATES, bench_of, prediction_sink
 
 SUITE = "sseu"
+JUNIT_PROPERTIES = ("metric", "value", "std", "runs", "n", "parse_failures", "errors", "clips_per_s")
 NODE_PREFIX = SUITE + "::"
 
 
@@ -50,12 +51,16 @@ class BenchCase(pytest.Item):
     def runtest(self) -> None:
         bench = bench_of(self.config)
         record, rows = bench.run_case(self.case, _progress_printer(self.config, self.case.id))
-        prediction_sink(self.config).write(rows)
+        prediction_sink(self.config).write(self.case.id, rows)
         record["worker"] = getattr(self.config, "workerinput", {}).get("workerid", "main")
         self.user_properties.append(("sseu_record", json.dumps(record)))
-        breach = failure_breach(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate)
-        if breach:
-            pytest.fail(f"{self.case.id}: {breach}", pytrace=False)
+        # plain properties for JUnit XML readers; the record above is what the controller aggregates
+        self.user_properties += [(key, str(record[key])) for key in JUNIT_PROPERTIES]
+        breaches = [failure_breach(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate)]
+        breaches += [bound.breach(record) for bound in self.config.stash[GATES].bounds if bound.matches(record)]
+        breaches = [b for b in breaches if b]
+        if breaches:
+            pytest.fail(f"{self.case.id}: " + "\n".join(breaches), pytrace=False)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SSEUError):

@@ -33,6 +33,23 @@ def add_options(parser: pytest.Parser) -> None:
     add("--sseu-report-dir", default=DEFAULT_REPORT_DIR, metavar="DIR",
         help=f"where summary.json/.md/.csv and predictions.jsonl go (default: ./{DEFAULT_REPORT_DIR})")
     add("--sseu-prompts", default=str(DEFAULT_PROMPTS), metavar="FILE", help="prompt set (TOML)")
+    # Model settings (README, Models): a models file for any number of models; the options below
+    # configure the one selected model and override the file. API keys only from the environment.
+    add("--sseu-models-file", default=None, metavar="FILE",
+        help="TOML file with a [models.<name>] table of settings per model (model, revision, dtype, device, ...)")
+    add("--sseu-model-path", default=None, metavar="ID_OR_PATH", help="the model's weights: hub id or local folder")
+    add("--sseu-model-revision", default=None, metavar="REV", help="hub revision (branch, tag or commit)")
+    add("--sseu-base-url", default=None, metavar="URL",
+        help="endpoint of a served model, e.g. http://127.0.0.1:8000/v1 (openai, kimi-audio, ltu-as, step-audio2)")
+    add("--sseu-api-model", default=None, metavar="NAME", help="the served model's name at --sseu-base-url")
+    add("--sseu-api-key-env", default=None, metavar="VAR",
+        help="name of the environment variable holding the endpoint's API key (default OPENAI_API_KEY)")
+    add("--sseu-batch-size", type=int, default=None, metavar="N", help="clips per model call")
+    add("--sseu-device", default=None, metavar="DEV", help="auto, cpu, cuda or cuda:N (in-process models)")
+    add("--sseu-dtype", default=None, metavar="DTYPE", help="auto, float32, float16 or bfloat16")
+    add("--sseu-max-new-tokens", type=int, default=None, metavar="N", help="token budget of every answer")
+    add("--sseu-model-set", action="append", default=[], metavar="KEY=VALUE",
+        help="any other setting of the selected model (repeatable; values are TOML literals or strings)")
     add("--sseu-store", default=None, metavar="FILE",
         help="prediction store (SQLite) that keeps every answer for reruns (default: CACHE_DIR/predictions.sqlite)")
     add("--sseu-no-store", action="store_true", help="neither read nor write the prediction store")
@@ -44,6 +61,17 @@ def add_options(parser: pytest.Parser) -> None:
         help="fail a case when more than this fraction of its model calls fail (default 0.05)")
     add("--sseu-max-parse-failure-rate", type=float, default=1.0, metavar="FRACTION",
         help="fail a case when more than this fraction of its answers cannot be parsed (default 1: never)")
+    # Release gates and statistics (README, Release gates)
+    add("--sseu-thresholds", default=None, metavar="FILE",
+        help="TOML file of [[bound]] tables: a case breaching its bound fails; bounds on avg/avg_mixed are own entries")
+    add("--sseu-baseline", default=None, metavar="DIR",
+        help="report dir of an earlier run: fail cases that got worse by more than the margin, significantly")
+    add("--sseu-margin", type=float, default=1.0, metavar="POINTS",
+        help="how many points worse a case may get before the baseline gate looks at significance (default 1)")
+    add("--sseu-bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for intervals and the gate")
+    add("--sseu-bootstrap-seed", type=int, default=0, metavar="N", help="seed of the bootstrap resamples")
+    add("--sseu-shard", default=None, metavar="K/N",
+        help="run shard K of N (1-based): a deterministic 1/N of the cases; join the reports with `sseu merge`")
 
 
 def selected_models(config: pytest.Config) -> list[str]:
@@ -73,8 +101,38 @@ def bench_config(config: pytest.Config) -> BenchConfig:
         timeout=opt("sseu_timeout") or None,
         max_error_rate=opt("sseu_max_error_rate"),
         max_parse_failure_rate=opt("sseu_max_parse_failure_rate"),
+        model_settings=model_settings(config),
     )
 
 
 def report_dir(config: pytest.Config) -> Path:
     return Path(config.getoption("sseu_report_dir"))
+
+
+def model_settings(config: pytest.Config) -> dict:
+    """{label: settings} of the selected models, from --sseu-models-file and the single-model options."""
+    from model_adapters.common.settings import OPTION_SETTINGS, model_settings_for, parse_assignments
+
+    models = selected_models(config)
+    if not models:
+        return {}
+    single = {key: config.getoption(dest) for dest, key in OPTION_SETTINGS.items()
+              if config.getoption(dest) is not None}
+    single.update(parse_assignments(config.getoption("sseu_model_set") or [], "--sseu-model-set"))
+    workers = config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
+    workers = workers if isinstance(workers, int) and workers > 0 else 1
+    return model_settings_for(models, config.getoption("sseu_models_file"), single, workers)
+
+
+def shard(config: pytest.Config) -> tuple[int, int] | None:
+    """(k, n) from --sseu-shard K/N, 1 <= K <= N."""
+    text = config.getoption("sseu_shard")
+    if not text:
+        return None
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--sseu-shard {text!r}: write K/N, e.g. 2/4 for the second of four shards") from None
+    if not 1 <= k <= n:
+        raise pytest.UsageError(f"--sseu-shard {text!r}: K must be between 1 and N")
+    return k, n

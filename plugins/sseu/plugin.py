@@ -8,7 +8,6 @@ one item per benchmark case instead.
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from pathlib import Path
 
@@ -16,15 +15,13 @@ import pytest
 
 from sseu_harness import tables
 from sseu_harness.errors import SSEUError
-from sseu_harness.records import with_averages
-from sseu_harness.report import write_report
 
 from . import options
+from .controller import finish, load_gates
 from .items import BenchSuite
-from .state import BENCH, LEDGER, PARTIAL_PREFIX, SINK, Ledger, PredictionSink
+from .state import BENCH, GATES, LEDGER, PARTIAL_PREFIX, SINK, Ledger, PredictionSink
 
-MISSING = pytest.StashKey[list]()
-RECORDS = pytest.StashKey[list]()
+OUTCOME = pytest.StashKey["Outcome"]()
 REPORT_ERROR = pytest.StashKey[str]()
 KEYWORD_CLASHES = re.compile(r"asr|asc|at|snr_", re.IGNORECASE)
 
@@ -45,6 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         bench = Bench(options.bench_config(config))
+        config.stash[GATES] = load_gates(config, bench, sharded=options.shard(config) is not None)
     except SSEUError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[BENCH] = bench
@@ -61,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     token = worker_input["sseu_token"] if worker_input else uuid.uuid4().hex[:12]
     # per-clip rows wait in the cache dir, so an unwritable report dir costs only the report
     partial_dir = Path(config.getoption("sseu_cache_dir")) / "partials" / f"{PARTIAL_PREFIX}{token}"
-    config.stash[SINK] = PredictionSink(partial_dir, worker_input["workerid"] if worker_input else "main")
+    config.stash[SINK] = PredictionSink(partial_dir)
     if not worker_input:
         config.stash[LEDGER] = ledger = Ledger(partial_dir)
         config.pluginmanager.register(ledger, "sseu-ledger")
@@ -79,6 +77,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     # genitems reports the collection as pytest's own would (counts, --collect-only listing)
     items[:] = list(session.genitems(BenchSuite.for_session(session)))
+    shard = options.shard(config)
+    if shard:
+        from sseu_harness.cases import shard_cases
+
+        mine = {case.id for case in shard_cases([item.case for item in items], *shard)}
+        config.hook.pytest_deselected(items=[item for item in items if item.case.id not in mine])
+        items[:] = [item for item in items if item.case.id in mine]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -87,7 +92,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         ledger.expected.update(item.nodeid for item in session.items)
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: gate entries must be in it
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not _active(config):
@@ -99,53 +104,43 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if session.exitstatus == pytest.ExitCode.INTERRUPTED:  # keep the previous report; the store has the answers
         config.stash[REPORT_ERROR] = "interrupted: the report was not rewritten; rerun to finish from the store"
         return
-    bench = config.stash[BENCH]
-    missing = ledger.missing()
-    if missing:
+    outcome = finish(session, config.stash[BENCH], ledger, config.stash[GATES], options.report_dir(config),
+                     options.shard(config))
+    config.stash[OUTCOME] = outcome
+    if outcome.report_error:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    elif (outcome.missing or not all(g.passed for g in outcome.gates)) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        config.stash[MISSING] = missing
-    records = with_averages(ledger.records.values(), bench.task_snrs())
-    config.stash[RECORDS] = records
-    if ledger.records or ledger.expected:
-        try:
-            write_report(options.report_dir(config), records, bench.meta(), ledger.prediction_lines())
-        except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-            config.stash[REPORT_ERROR] = f"cannot write the report to {options.report_dir(config)}: {exc}"
-            return
-        _remove_partials(ledger)
-
-
-def _remove_partials(ledger: Ledger) -> None:
-    shutil.rmtree(ledger.partial_dir, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if not _active(config):
         return
     tr = terminalreporter
-    if RECORDS not in config.stash:
+    if OUTCOME not in config.stash:
         if REPORT_ERROR in config.stash:
             tr.write_line(f"SSEU-Bench: {config.stash[REPORT_ERROR]}", yellow=True)
         return
-    records = config.stash[RECORDS]
+    outcome = config.stash[OUTCOME]
     tr.section("SSEU-Bench")
-    for title, table in tables.table1(records, fmt="simple"):
+    for title, table in tables.table1(outcome.records, fmt="simple"):
         tr.write_line(f"\n{title}")
         tr.write_line(table)
-    second = tables.table2(records, fmt="simple")
+    second = tables.table2(outcome.records, fmt="simple")
     if second:
         tr.write_line(f"\n{second[0]}")
         tr.write_line(second[1])
-    if REPORT_ERROR in config.stash:
-        tr.write_line(f"\nERROR: {config.stash[REPORT_ERROR]}", red=True, bold=True)
+    for gate in outcome.gates:
+        tr.write_line(f"\ngate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.message}",
+                      red=not gate.passed, green=gate.passed)
+    if outcome.report_error:
+        tr.write_line(f"\nERROR: {outcome.report_error}", red=True, bold=True)
     else:
         tr.write_line(f"\nreport: {options.report_dir(config).resolve()}")
-    missing = config.stash.get(MISSING, [])
-    if missing:
+    if outcome.missing:
         tr.write_line(
-            f"\nERROR: {len(missing)} case(s) delivered no metric record (a lost report); "
-            "the session is failed:\n  " + "\n  ".join(missing),
+            f"\nERROR: {len(outcome.missing)} case(s) delivered no metric record (a lost report); "
+            "the session is failed:\n  " + "\n  ".join(outcome.missing),
             red=True, bold=True,
         )
 

@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 BENCH = pytest.StashKey["Bench"]()
 SINK = pytest.StashKey["PredictionSink"]()
 LEDGER = pytest.StashKey["Ledger"]()
+GATES = pytest.StashKey["Gates"]()
 PARTIAL_PREFIX = ".partial-"
 
 
@@ -28,14 +29,15 @@ def prediction_sink(config: pytest.Config) -> "PredictionSink":
 
 
 class PredictionSink:
-    """Per-clip rows appended by this process to its own file as each case ends."""
+    """Per-clip rows of each finished case, one file per case, so the controller can stream them in case order."""
 
-    def __init__(self, partial_dir: Path, worker: str) -> None:
-        self.path = partial_dir / f"{worker}.jsonl"
+    def __init__(self, partial_dir: Path) -> None:
+        self.partial_dir = partial_dir
 
-    def write(self, rows: list[dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
+    def write(self, case_id: str, rows: list[dict]) -> None:
+        self.partial_dir.mkdir(parents=True, exist_ok=True)
+        path = self.partial_dir / f"{case_id.replace(os.sep, '_')}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
             handle.flush()
             os.fsync(handle.fileno())
@@ -67,14 +69,12 @@ class Ledger:
             if nodeid not in self.records and self.outcomes.get(nodeid) in (None, "passed")
         )
 
-    def prediction_lines(self) -> list[str]:
-        lines: list[str] = []
-        if self.partial_dir.is_dir():
-            for part in sorted(self.partial_dir.glob("*.jsonl")):
-                lines.extend(part.read_text(encoding="utf-8").splitlines())
-        return sorted(lines, key=_row_order)
-
-
-def _row_order(line: str) -> tuple:
-    row = json.loads(line)
-    return (row["case"], row["run"], row["item"])
+    def case_rows(self) -> Iterator[tuple[str, list[dict]]]:
+        """(case id, its per-clip rows in (run, item) order), case by case in case-id order."""
+        if not self.partial_dir.is_dir():
+            return
+        for path in sorted(self.partial_dir.glob("*.jsonl")):
+            with path.open(encoding="utf-8") as handle:
+                rows = [json.loads(line) for line in handle]
+            if rows:
+                yield rows[0]["case"], sorted(rows, key=lambda row: (row["run"], row["item"]))

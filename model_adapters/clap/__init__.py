@@ -1,0 +1,1 @@
+"""`clap`: MS-CLAP (the original CLAP, Microsoft) through the msclap package."""

@@ -1,0 +1,113 @@
+"""What the CLAP baselines share: class texts, deterministic crops, and the paper's scoring.
+
+Paper, sec. 3: audio and class labels are embedded separately, and the
+confidences are the softmax over the scenes (ASC) or the sigmoid per event
+class (AT) of the cosine similarity between the clip's embedding and each class
+text's. The class texts are the taxonomy's display names put into
+``scene_template`` / ``event_template`` (default ``"{name}"``: the label
+itself, as the paper describes; ``"the sound of {name}"`` is a common
+alternative). CLAP models do no ASR and follow no instructions: they declare
+ASC and AT in independent mode only, and every other case is skipped with
+that reason.
+
+A clip longer than the model's window is cropped by us, never by the model's
+random crop: ``crop = "center"`` (default) takes the middle window,
+``"start"`` the beginning, ``"seeded"`` a window drawn from the run seed and
+the clip itself (so runs differ, each reproducibly).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Mapping
+
+import numpy as np
+
+from sseu_harness.adapter import Adapter, ClassScores, Request
+from sseu_harness.errors import ConfigError
+from sseu_harness.taxonomy import load_taxonomy
+
+from .audio import CROPS, crop
+from .inprocess import InProcessModel
+from .settings import Setting
+
+CLAP_SETTINGS = dict(
+    batch_size=Setting("pos_int", 16, help="clips per forward pass"),
+    crop=Setting("str", "center", choices=CROPS, help="which window of a longer clip is heard"),
+    scene_template=Setting("str", "{name}", help="text embedded for each scene"),
+    event_template=Setting("str", "{name}", help="text embedded for each event class"),
+)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norm, 1e-12)
+
+
+def class_scores(audio: np.ndarray, scenes: np.ndarray, events: np.ndarray) -> list[ClassScores]:
+    """Paper eq.: softmax over cos(audio, scene texts); sigmoid of cos(audio, event texts)."""
+    audio, scenes, events = (l2_normalize(np.asarray(a, dtype=np.float64)) for a in (audio, scenes, events))
+    scene_conf = softmax(audio @ scenes.T, axis=1)
+    event_conf = sigmoid(audio @ events.T)
+    return [ClassScores(scenes=s, events=e) for s, e in zip(scene_conf, event_conf)]
+
+
+class ClapAdapter(InProcessModel, Adapter):
+    """Base of the CLAP baselines; subclasses load a model and embed audio windows and texts."""
+
+    tasks = ("ASC", "AT")
+    modes = ("independent",)
+    deterministic = True  # with the default centre crop
+    text_model = False
+    window_seconds: float = 10.0  # what the model hears at once
+
+    @classmethod
+    def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        out = super().describe(values)
+        out.update(crop=values["crop"], scene_template=values["scene_template"],
+                   event_template=values["event_template"], window_seconds=cls.window_seconds,
+                   deterministic=values["crop"] != "seeded")
+        return out
+
+    def setup_classes(self, values: Mapping[str, Any]) -> None:
+        for key in ("scene_template", "event_template"):
+            if "{name}" not in values[key]:
+                raise ConfigError(f"model {self.name}: {key} must contain {{name}}, got {values[key]!r}")
+        taxonomy = load_taxonomy()
+        self.scene_texts = [values["scene_template"].format(name=s.name) for s in taxonomy.scenes]
+        self.event_texts = [values["event_template"].format(name=e.name) for e in taxonomy.events]
+        self.crop_mode = values["crop"]
+        self.deterministic = self.crop_mode != "seeded"
+        self.batch_size = values["batch_size"]
+        self._scene_emb = self._event_emb = None
+
+    def window(self, request: Request) -> np.ndarray:
+        length = int(round(self.window_seconds * self.sample_rate))
+        return crop(np.asarray(request.audio, dtype=np.float32), length, self.crop_mode, request.seed)
+
+    def answer(self, requests: list[Request]) -> list[ClassScores]:
+        if not requests:
+            return []
+        if self._scene_emb is None:
+            self._scene_emb = self.embed_text(self.scene_texts)
+            self._event_emb = self.embed_text(self.event_texts)
+        audio = self.embed_audio([self.window(r) for r in requests])
+        return class_scores(audio, self._scene_emb, self._event_emb)
+
+    @abstractmethod
+    def embed_audio(self, windows: list[np.ndarray]) -> np.ndarray:
+        """(n, d) embeddings of windows no longer than `window_seconds`."""
+
+    @abstractmethod
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        """(n, d) embeddings of class texts."""

@@ -1,0 +1,271 @@
+"""Model settings: declared per adapter, validated strictly, merged from a models file and options.
+
+An adapter declares its settings as a `Schema` (class attribute ``SETTINGS``):
+name, kind and default of each key. Settings reach it as keyword arguments
+(``BenchConfig.model_settings[label]``) from two sources, validated apart so
+that an error names its source:
+
+- a TOML models file (``--sseu-models-file``) with one ``[models.<name>]``
+  table per model (``<name>`` is the model as given to ``--sseu-model``);
+- the single-model options (``--sseu-model-path`` ...), which apply only when
+  exactly one model is selected, and override the file.
+
+Secrets are never settings: an API key comes from the environment variable
+named by ``api_key_env``; a key named like ``api_key`` is refused.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from sseu_harness.errors import ConfigError
+from sseu_harness.snr import MODES
+
+SECRET_KEYS = ("api_key", "key", "token", "password", "secret")
+
+# kind -> (check, description)
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "str": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "pos_int": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "nonneg": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
+    "pos": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a number > 0"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "table": (lambda v: isinstance(v, dict), "a table"),
+    "str_list": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
+    "tokens": (
+        lambda v: (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+        or (isinstance(v, dict) and set(v) <= set(MODES) and all(isinstance(x, int) and x >= 1 for x in v.values())),
+        "an integer >= 1 or a table by mode (independent, joint, cot)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    kind: str
+    default: Any = None
+    choices: tuple = ()
+    help: str = ""
+
+
+class Schema:
+    """The settings one adapter accepts; `parse` returns defaults merged with validated values."""
+
+    def __init__(self, **settings: Setting) -> None:
+        for name, setting in settings.items():
+            if setting.kind not in _KINDS:
+                raise ValueError(f"setting {name}: unknown kind {setting.kind!r}")
+        self.settings = settings
+
+    def keys(self) -> list[str]:
+        return sorted(self.settings)
+
+    def extend(self, **more: Setting) -> "Schema":
+        return Schema(**{**self.settings, **more})
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: _copy(s.default) for k, s in self.settings.items()}
+
+    def check(self, model: str, values: Mapping[str, Any], source: str) -> None:
+        """Every key known, every value of the declared kind; errors name the source and the key."""
+        for key, value in values.items():
+            if _is_secret(key):
+                raise ConfigError(
+                    f"{source}: model {model}: {key!r} looks like a secret and is never read from files or options; "
+                    f"put the key in an environment variable and name it with api_key_env"
+                )
+            if key not in self.settings:
+                raise ConfigError(
+                    f"{source}: unknown setting {key!r} for model {model}; known settings: {', '.join(self.keys())}"
+                )
+            setting = self.settings[key]
+            if value is None and setting.default is None:
+                continue
+            ok, description = _KINDS[setting.kind]
+            if not ok(value):
+                raise ConfigError(f"{source}: model {model}: {key} must be {description}, got {value!r}")
+            if setting.choices and value not in setting.choices:
+                raise ConfigError(
+                    f"{source}: model {model}: {key} must be one of {', '.join(map(str, setting.choices))}, got {value!r}"
+                )
+
+    def parse(self, model: str, values: Mapping[str, Any], source: str = "settings") -> dict[str, Any]:
+        self.check(model, values, source)
+        return {**self.defaults(), **{k: _copy(v) for k, v in values.items()}}
+
+
+def _copy(value: Any) -> Any:
+    return json.loads(json.dumps(value)) if isinstance(value, (dict, list)) else value
+
+
+def _is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in SECRET_KEYS or lowered.endswith(("_key", "_token", "_password", "_secret"))
+
+
+def tokens_for(value: int | Mapping[str, int], mode: str, defaults: Mapping[str, int]) -> int:
+    """max_new_tokens for a mode from an int (all modes) or a table by mode (others keep the defaults)."""
+    if isinstance(value, Mapping):
+        return int(value.get(mode, defaults[mode]))
+    return int(value)
+
+
+# --- where settings come from -------------------------------------------------------------
+
+
+def parse_value(text: str) -> Any:
+    """A value typed on the command line: a TOML/JSON literal when it parses as one, else the string."""
+    for loads in (_toml_value, json.loads):
+        try:
+            return loads(text)
+        except Exception:  # noqa: BLE001 - any parse failure means "a plain string"
+            continue
+    return text
+
+
+def _toml_value(text: str) -> Any:
+    import tomllib  # Python 3.11+; the JSON fallback serves older interpreters
+
+    return tomllib.loads(f"v = {text}")["v"]
+
+
+def parse_assignments(items: list[str], source: str) -> dict[str, Any]:
+    """``key=value`` strings (``--sseu-model-set``) into a dict."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{source}: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def load_models_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """``[models.<name>]`` tables of a TOML file; only the ``models`` table is allowed at the top."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read models file {path}: {exc}") from None
+    for key in raw:
+        if key != "models":
+            raise ConfigError(f"{path}: unknown top-level key {key!r}; known keys: models (write [models.<name>] tables)")
+    tables = raw.get("models", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: 'models' must be a table of [models.<name>] tables")
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: models.{name} must be a table; write it as a [models.{name}] section")
+    return tables
+
+
+@dataclass(frozen=True)
+class SettingsSource:
+    values: dict[str, Any]
+    where: str  # for error messages: the file and table, or the options
+
+
+def schema_of(factory: Callable) -> Schema | None:
+    """An adapter's declared settings, or None when it declares none (third-party factories)."""
+    schema = getattr(factory, "SETTINGS", None)
+    return schema if isinstance(schema, Schema) else None
+
+
+def accepted_keys(factory: Callable) -> list[str] | None:
+    """Keyword names a factory without a Schema accepts; None when it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return sorted(p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def validate_for(label: str, factory: Callable, source: SettingsSource) -> None:
+    schema = schema_of(factory)
+    if schema is not None:
+        schema.check(label, source.values, source.where)
+        return
+    for key in source.values:
+        if _is_secret(key):
+            raise ConfigError(f"{source.where}: model {label}: {key!r} looks like a secret; use an environment variable")
+    known = accepted_keys(factory)
+    if known is not None:
+        for key in source.values:
+            if key not in known:
+                raise ConfigError(
+                    f"{source.where}: unknown setting {key!r} for model {label}; known settings: {', '.join(known) or '(none)'}"
+                )
+
+
+def resolve_model_settings(
+    specs: list[str],
+    factories: Mapping[str, Callable],
+    labels: Mapping[str, str],
+    models_file: str | Path | None = None,
+    single: Mapping[str, Any] | None = None,
+    single_where: str = "options",
+    workers: int = 1,
+) -> dict[str, dict[str, Any]]:
+    """``{label: settings}`` for the selected models, validated, with each adapter's early checks run.
+
+    `specs` are the models as typed; `factories` and `labels` map a spec to its
+    factory and case-id label. A models-file table matches a spec or a label.
+    """
+    tables = load_models_file(models_file) if models_file else {}
+    single = dict(single or {})
+    if single and len(specs) != 1:
+        raise ConfigError(
+            f"{single_where} configure a single model, but {len(specs)} are selected ({', '.join(specs)}); "
+            "give each model its settings in a models file (--sseu-models-file, [models.<name>] tables)"
+        )
+    resolved: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        label, factory = labels[spec], factories[spec]
+        merged: dict[str, Any] = {}
+        for name in dict.fromkeys((spec, label)):
+            if name in tables:
+                source = SettingsSource(dict(tables[name]), f"models file {models_file} [models.{name}]")
+                validate_for(label, factory, source)
+                merged.update(source.values)
+        if single:
+            validate_for(label, factory, SettingsSource(single, single_where))
+            merged.update(single)
+        check = getattr(factory, "check_settings", None)
+        if callable(check):
+            check(merged, workers=workers)
+        resolved[label] = merged
+    return resolved
+
+
+# Single-model options of the pytest plugin -> setting names.
+OPTION_SETTINGS = {
+    "sseu_model_path": "model",
+    "sseu_model_revision": "revision",
+    "sseu_base_url": "base_url",
+    "sseu_api_model": "api_model",
+    "sseu_api_key_env": "api_key_env",
+    "sseu_batch_size": "batch_size",
+    "sseu_device": "device",
+    "sseu_dtype": "dtype",
+    "sseu_max_new_tokens": "max_new_tokens",
+}
+
+
+def model_settings_for(specs: list[str], models_file: str | Path | None, single: Mapping[str, Any],
+                       workers: int = 1, single_where: str = "--sseu-model-* options") -> dict[str, dict[str, Any]]:
+    """`resolve_model_settings` with the factories and labels looked up in the registry."""
+    from model_adapters.registry import adapter_factory, label_of
+
+    factories = {spec: adapter_factory(spec) for spec in specs}
+    labels = {spec: label_of(spec, factory) for spec, factory in factories.items()}
+    return resolve_model_settings(specs, factories, labels, models_file, single, single_where, workers)

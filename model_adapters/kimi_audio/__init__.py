@@ -1,0 +1,1 @@
+"""`kimi-audio`: Kimi-Audio-7B-Instruct, served from its own environment."""

@@ -1,0 +1,1 @@
+"""`laion-clap`: LAION-CLAP through transformers ClapModel."""

@@ -1,0 +1,1 @@
+"""`ltu-as`: LTU-AS (GitHub YuanGongND/ltu), served from its own environment."""

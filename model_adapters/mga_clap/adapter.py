@@ -1,0 +1,115 @@
+"""`mga-clap`: MGA-CLAP (Li et al.; GitHub ``Ming-er/MGA-CLAP``), a baseline for ASC and AT.
+
+MGA-CLAP is not a package: clone its repository and give its folder as
+``repo``, its inference config as ``config`` (default
+``<repo>/settings/inference_example.yaml``) and the checkpoint as ``model``.
+The adapter imports ``models.ase_model.ASE`` from there and uses the calls of
+the repository's own zero-shot scripts: ``encode_text`` + ``msc`` for the
+class texts, ``encode_audio`` + ``msc`` for the clips.
+
+Model rules followed here:
+
+- 32 kHz mono, a 10 s window: a longer clip is cropped (centre by default,
+  deterministic), a shorter one zero-padded to 10 s as the repository's
+  zero-shot classification does.
+- Scores: softmax over the cosine to the scene texts (ASC), sigmoid of the
+  cosine to the event texts (AT), paper sec. 3.
+- Its Sparsemax allocates on CUDA: it needs a GPU (about 2 GB).
+
+Not installable here: this adapter has run only against a stand-in repository
+that mimics the ASE API (``tests/test_adapter_clap_family.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sseu_harness.errors import ConfigError
+
+from model_adapters.common.clap import CLAP_SETTINGS, ClapAdapter
+from model_adapters.common.devices import choose_device
+from model_adapters.common.imports import require
+from model_adapters.common.settings import Schema, Setting
+
+REPO = "https://github.com/Ming-er/MGA-CLAP"
+
+
+class MgaClapAdapter(ClapAdapter):
+    name = "mga-clap"
+    sample_rate = 32_000
+    batch_size = 16
+    window_seconds = 10.0
+    SETTINGS = Schema(
+        repo=Setting("str", None, help=f"folder of a clone of {REPO}"),
+        model=Setting("str", None, help="the checkpoint (.pt) the repository's README links"),
+        config=Setting("str", None, help="inference YAML (default <repo>/settings/inference_example.yaml)"),
+        device=Setting("str", "auto"),
+        **CLAP_SETTINGS,
+    )
+    IDENTITY_KEYS = ("model",)
+
+    @classmethod
+    def serve_hint(cls) -> str:
+        return "run it with -n equal to the number of GPUs"
+
+    @classmethod
+    def check_settings(cls, settings, workers: int = 1) -> None:
+        values = cls.resolve(settings)
+        for key in ("repo", "model"):
+            if not values[key]:
+                raise ConfigError(
+                    f"model {cls.name} needs {key}: clone {REPO}, download its checkpoint, and set repo and model "
+                    f"in [models.{cls.name}] of a models file (--sseu-models-file)"
+                )
+        repo = Path(values["repo"])
+        if not (repo / "models" / "ase_model.py").is_file():
+            raise ConfigError(f"model {cls.name}: {repo} is not a clone of {REPO} (no models/ase_model.py)")
+        super().check_settings(settings, workers)
+
+    def __init__(self, **settings: Any) -> None:
+        self.check_settings(settings)
+        values = self.resolve(settings)
+        self.values = values
+        self.setup_classes(values)
+        self.device = choose_device(self.name, values["device"], self.serve_hint())
+        self.torch = require("torch", self.name, "pip install torch")
+        yaml = require("yaml", self.name, "pip install pyyaml")
+        repo = str(Path(values["repo"]).resolve())
+        if repo not in sys.path:
+            sys.path.insert(0, repo)
+        ase = require("models.ase_model", self.name, f"git clone {REPO} and set repo to its folder")
+        config_path = values["config"] or str(Path(repo) / "settings" / "inference_example.yaml")
+        with open(config_path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+        config["device"] = self.device
+        self.sample_rate = int(config.get("audio_args", {}).get("sr", self.sample_rate))
+        self.window_seconds = float(config.get("audio_args", {}).get("max_length", self.window_seconds))
+        self.model = ase.ASE(config)
+        self.model.to(self.device)
+        state = self.torch.load(values["model"], map_location=self.device, weights_only=True)  # tensors only, no pickled code
+        self.model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state else state, strict=True)
+        self.model.eval()
+        self.settings = {**self.describe(values), "window_seconds": self.window_seconds, "sample_rate": self.sample_rate}
+
+    def embed_audio(self, windows: list[np.ndarray]) -> np.ndarray:
+        torch = self.torch
+        length = int(round(self.window_seconds * self.sample_rate))
+        batch = np.stack([np.pad(w, (0, length - w.shape[0])) for w in windows]).astype(np.float32)
+        with torch.no_grad():
+            _, frames = self.model.encode_audio(torch.as_tensor(batch, device=self.device))
+            clip = self.model.msc(frames, self.model.codebook)
+        return clip.detach().float().cpu().numpy()
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        torch = self.torch
+        with torch.no_grad():
+            _, words, mask = self.model.encode_text(texts)
+            emb = self.model.msc(words, self.model.codebook, mask)
+        return emb.detach().float().cpu().numpy()
+
+    def close(self) -> None:
+        self.model = None

@@ -1,0 +1,1 @@
+"""`openai`: any OpenAI-compatible chat endpoint (vLLM, hosted audio models, our own model server)."""

@@ -1,0 +1,134 @@
+"""The controller's end of a session: averages, intervals, gates and the report.
+
+Runs once, on the process that sees every test report (the xdist controller,
+or the only process without ``-n``). Gates that need the whole session are
+reported as test entries of their own, so they show in the terminal summary
+and in JUnit XML like any case.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sseu_harness.errors import ConfigError
+from sseu_harness.gates import GateResult, check_baseline_matches
+from sseu_harness.records import with_averages
+from sseu_harness.reportdir import ReportDir, load_report_dir
+from sseu_harness.snr import parse_snr, tasks_at
+from sseu_harness.summarize import summarize
+from sseu_harness.thresholds import Bound, load_thresholds
+
+from .items import NODE_PREFIX, case_of_nodeid
+from .state import Ledger
+
+GATE_PREFIX = NODE_PREFIX + "gate::"
+
+
+@dataclass
+class Gates:
+    """What the session is gated on, loaded and checked at configure time."""
+
+    bounds: list[Bound] = field(default_factory=list)
+    baseline: ReportDir | None = None
+    margin: float = 1.0
+    resamples: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class Outcome:
+    records: list[dict]
+    missing: list[str]
+    gates: list[GateResult]
+    report_error: str | None = None
+
+
+def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_dir: Path,
+           shard: tuple[int, int] | None) -> Outcome:
+    missing = ledger.missing()
+    case_records = list(ledger.records.values())
+    if not (ledger.records or ledger.expected):
+        return Outcome([], missing, [])
+    clip_ids = {item.id for record in case_records for item in bench.items_at(record["snr"])}
+    meta = {**bench.meta(), "shard": f"{shard[0]}/{shard[1]}" if shard else None}
+    try:
+        summary = summarize(
+            report_dir, case_records, ledger.case_rows(), clip_ids, meta,
+            bounds=gates.bounds, selected=_selected_slices(ledger.expected), baseline=gates.baseline,
+            margin=gates.margin, resamples=gates.resamples, seed=gates.seed,
+        )
+    except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
+        return Outcome(with_averages(case_records, bench.task_snrs()), missing, [],
+                       f"cannot write the report to {report_dir}: {exc}")
+    _emit(session.config, summary.gates)
+    shutil.rmtree(ledger.partial_dir, ignore_errors=True)
+    _github_step_summary(report_dir)
+    return Outcome(summary.records, missing, summary.gates)
+
+
+def check_gates_config(gates: Gates, bench, sharded: bool) -> None:
+    """Refuse, before any case runs, gates that cannot be judged on this session."""
+    for bound in gates.bounds:
+        if bound.on_average and sharded:
+            raise ConfigError(f"{bound.where}: a bound on {bound.snr} cannot be judged on one shard; "
+                              "apply it with `sseu merge --thresholds` on the joined reports")
+        if bound.snr and not bound.on_average:
+            if bound.snr not in bench.available_snrs:
+                raise ConfigError(f"{bound.where}: {bound.snr} is not an SNR of this data set "
+                                  f"({', '.join(bench.available_snrs)})")
+            if bound.task not in tasks_at(parse_snr(bound.snr)):
+                raise ConfigError(f"{bound.where}: {bound.task} has no case at {bound.snr}")
+    if gates.baseline is not None:
+        check_baseline_matches(gates.baseline, bench.meta())
+
+
+def _selected_slices(expected: set[str]) -> set[tuple[str, str, str]]:
+    slices = set()
+    for nodeid in expected:
+        parts = case_of_nodeid(nodeid)
+        if parts:
+            model, task, _, mode = parts
+            slices.add((model, task, mode))
+    return slices
+
+
+def _emit(config: pytest.Config, results: list[GateResult]) -> None:
+    """Each gate as a test of its own: setup, call and teardown reports, as pytest would send them."""
+    for result in results:
+        nodeid = GATE_PREFIX + result.name
+        location = (str(config.rootpath), None, nodeid)
+        for when in ("setup", "call", "teardown"):
+            failed = when == "call" and not result.passed
+            report = pytest.TestReport(
+                nodeid, location, {}, "failed" if failed else "passed",
+                result.message if failed else None, when, [("sseu_gate", result.message)] if when == "call" else [],
+            )
+            config.hook.pytest_runtest_logreport(report=report)
+
+
+def _github_step_summary(report_dir: Path) -> None:
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write((report_dir / "summary.md").read_text(encoding="utf-8") + "\n")
+
+
+def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
+    """Gates from the options; raises `ConfigError` on a bad file or a gate this session cannot judge."""
+    thresholds, baseline = config.getoption("sseu_thresholds"), config.getoption("sseu_baseline")
+    gates = Gates(
+        bounds=load_thresholds(Path(thresholds)) if thresholds else [],
+        baseline=load_report_dir(Path(baseline)) if baseline else None,
+        margin=config.getoption("sseu_margin"),
+        resamples=config.getoption("sseu_bootstrap"),
+        seed=config.getoption("sseu_bootstrap_seed"),
+    )
+    if gates.resamples < 1:
+        raise ConfigError(f"--sseu-bootstrap must be at least 1, got {gates.resamples}")
+    check_gates_config(gates, bench, sharded)
+    return gates

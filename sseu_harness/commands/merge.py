@@ -1,0 +1,73 @@
+"""Join the report dirs of shards (or machines, or CI jobs) into one report, and apply the gates."""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+from pathlib import Path
+
+from .. import tables
+from ..errors import ConfigError
+from ..gates import check_baseline_matches
+from ..reportdir import ReportDir, load_report_dir
+from ..summarize import summarize
+from ..thresholds import load_thresholds
+
+HELP = "join report dirs (e.g. of --sseu-shard runs) into one report and apply the gates"
+SAME = ("harness_version", "normalizer", "parser", "taxonomy", "embedder", "seeds", "runs", "task_snrs")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reports", nargs="+", type=Path, help="report dirs to join")
+    parser.add_argument("--out", type=Path, required=True, help="where the joined report goes")
+    parser.add_argument("--thresholds", type=Path, help="bounds (TOML) to apply to the joined records")
+    parser.add_argument("--baseline", type=Path, help="report dir of an earlier run for the regression gate")
+    parser.add_argument("--margin", type=float, default=1.0, help="points a case may get worse (default 1)")
+    parser.add_argument("--bootstrap", type=int, default=None, help="resamples (default: as the reports)")
+    parser.add_argument("--bootstrap-seed", type=int, default=None, help="seed (default: as the reports)")
+
+
+def check_joinable(reports: list[ReportDir]) -> None:
+    """Reports join only when they ran disjoint cases of one benchmark in one configuration."""
+    first, owner = reports[0], {}
+    for other in reports[1:]:
+        for key in ("manifest", "prompts"):
+            if other.meta[key]["sha256"] != first.meta[key]["sha256"]:
+                raise ConfigError(f"{other.path} ran another {key} than {first.path}; join reports of one benchmark only")
+        for key in SAME:
+            if other.meta.get(key) != first.meta.get(key):
+                raise ConfigError(f"{other.path} differs from {first.path} in {key!r}; join reports of one configuration only")
+    for report in reports:
+        for record in report.case_records:
+            if record["case"] in owner:
+                raise ConfigError(f"case {record['case']} is in both {owner[record['case']]} and {report.path}; "
+                                  "join each shard once")
+            owner[record["case"]] = report.path
+
+
+def run(args: argparse.Namespace) -> int:
+    reports = [load_report_dir(path) for path in args.reports]
+    check_joinable(reports)
+    first = reports[0]
+    case_records = [{k: v for k, v in r.items() if k not in ("ci_low", "ci_high")} for rep in reports for r in rep.case_records]
+    models = {name: spec for rep in reports for name, spec in rep.meta.get("models", {}).items()}
+    meta = {**first.meta, "models": models, "shard": None, "merged_from": [str(r.path) for r in reports]}
+    boot = first.meta.get("bootstrap") or {}
+    baseline = load_report_dir(args.baseline) if args.baseline else None
+    if baseline:
+        check_baseline_matches(baseline, meta)
+    bounds = load_thresholds(args.thresholds) if args.thresholds else []
+    clip_ids = {row["item"] for rep in reports for _, rows in rep.case_rows() for row in rows}
+    summary = summarize(
+        args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
+        clip_ids, meta, bounds=bounds, selected={(r["model"], r["task"], r["mode"]) for r in case_records},
+        baseline=baseline, margin=args.margin, case_bounds=True,
+        resamples=args.bootstrap or boot.get("resamples", 1000),
+        seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
+    )
+    for title, table in tables.table1(summary.records, fmt="simple"):
+        print(f"{title}\n{table}\n")
+    for gate in summary.gates:
+        print(f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.message}")
+    print(f"report: {args.out.resolve()}")
+    return 0 if all(g.passed for g in summary.gates) else 1
