@@ -1,11 +1,12 @@
 """Small fixture corpora in the exact on-disk layouts of VCTK 0.92, DESED (real) and MAESTRO-Real.
 
-The audio is generated with numpy (no apt package needed at test time):
+The audio is generated with numpy or taken from the repository (no apt package needed at test time):
 
-- VCTK: speech-like signals (a voiced harmonic source with a moving pitch and
-  syllable-rate envelope), 48 kHz mono FLAC, ``mic1`` and ``mic2``, with
-  one-line transcripts; speaker p315 has audio but no transcripts (as in the
-  release), one utterance lacks its transcript and one transcript its audio.
+- VCTK: real English sentences spoken by espeak-ng (the demo set's committed
+  FLAC files and transcripts, so no espeak-ng is needed at test time),
+  resampled to 48 kHz mono FLAC, ``mic1`` and ``mic2``, with one-line
+  transcripts; speaker p315 has audio but no transcripts (as in the release),
+  one utterance lacks its transcript and one transcript its audio.
 - DESED: 10 s clips ``Y<ytid>_<start>_<end>.wav`` at 44.1 kHz (a noise bed plus
   a tone burst where each event is), the strong-label TSV
   ``metadata/validation/validation.tsv`` with the real header, a clip with only
@@ -24,14 +25,14 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
-WORDS = ("please call stella ask her to bring these things with her from the store six spoons of fresh snow peas "
-         "five thick slabs of blue cheese and maybe a snack for her brother bob we also need a small plastic snake "
-         "and a big toy frog for the kids").split()
+from sseu_harness.manifest import load_manifest
 
 
 @dataclass(frozen=True)
@@ -39,23 +40,6 @@ class Corpora:
     vctk: Path
     desed: Path
     maestro: Path
-
-
-def sentence(rng: np.random.Generator) -> str:
-    words = [WORDS[i] for i in rng.integers(0, len(WORDS), rng.integers(4, 9))]
-    return " ".join(words).capitalize() + "."
-
-
-def speech_like(rng: np.random.Generator, seconds: float, rate: int) -> np.ndarray:
-    n = int(seconds * rate)
-    t = np.arange(n) / rate
-    f0 = rng.uniform(95, 210) * (1 + 0.12 * np.sin(2 * np.pi * rng.uniform(0.3, 0.8) * t))
-    phase = 2 * np.pi * np.cumsum(f0) / rate
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 7))
-    syllables = np.clip(np.sin(2 * np.pi * rng.uniform(3.5, 5.0) * t + rng.uniform(0, np.pi)), 0, None) ** 0.6
-    wave = voiced * syllables + 0.05 * rng.standard_normal(n) * syllables
-    ramp = np.minimum(1, np.minimum(t, t[::-1]) / 0.02)
-    return (0.25 * wave / np.max(np.abs(wave)) * ramp).astype(np.float32)
 
 
 def noise_bed(rng: np.random.Generator, n: int, level: float = 0.02) -> np.ndarray:
@@ -75,6 +59,21 @@ def burst(rng: np.random.Generator, n: int, rate: int, freq: float, level: float
 
 
 # --------------------------------------------------------------------------- VCTK
+def espeak_utterance(index: int, rate: int) -> tuple[np.ndarray, str]:
+    """Real speech for the fixture VCTK: the demo set's espeak-ng sentences (committed FLAC), resampled."""
+    items = _demo_speech()
+    path, transcript = items[index % len(items)]
+    wave, native = sf.read(path, dtype="float32")
+    wave = soxr.resample(wave, native, rate)
+    return (0.5 * wave / np.max(np.abs(wave))).astype(np.float32), transcript  # VCTK-like level, no overshoot
+
+
+@lru_cache(maxsize=1)
+def _demo_speech() -> list[tuple[Path, str]]:
+    manifest = load_manifest()
+    return [(manifest.resolve(item.speech.path), item.speech.transcript) for item in manifest.items]
+
+
 def make_vctk(root: Path, speakers: tuple[str, ...] = ("p225", "p226", "p227", "p228", "p229", "p232"),
               utterances: int = 8, rate: int = 48_000, seed: int = 1) -> Path:
     audio, text = root / "wav48_silence_trimmed", root / "txt"
@@ -83,13 +82,13 @@ def make_vctk(root: Path, speakers: tuple[str, ...] = ("p225", "p226", "p227", "
         (audio / speaker).mkdir(parents=True, exist_ok=True)
         for u in range(1, utterances + 1):
             utt = f"{speaker}_{u:03d}"
-            wave = speech_like(rng, rng.uniform(1.6, 3.4), rate)
+            wave, transcript = espeak_utterance(k * utterances + u, rate)
             sf.write(audio / speaker / f"{utt}_mic1.flac", wave, rate, subtype="PCM_16")
             mic2 = 0.7 * wave + 0.002 * rng.standard_normal(wave.size).astype(np.float32)
             sf.write(audio / speaker / f"{utt}_mic2.flac", mic2, rate, subtype="PCM_16")
             if speaker != "p315":
                 (text / speaker).mkdir(parents=True, exist_ok=True)
-                (text / speaker / f"{utt}.txt").write_text(sentence(rng) + "\n")
+                (text / speaker / f"{utt}.txt").write_text(transcript + "\n")
     first = speakers[0]
     (text / first / f"{first}_{utterances:03d}.txt").unlink()  # audio without transcript
     (text / first / f"{first}_{utterances + 1:03d}.txt").write_text("A transcript without audio.\n")

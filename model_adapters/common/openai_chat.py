@@ -13,7 +13,7 @@ key is redacted from their text.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from sseu_harness.errors import ConfigError, SSEUError
@@ -58,7 +58,7 @@ class ChatClient:
     def __repr__(self) -> str:
         return f"ChatClient(model={self.model!r}, base_url={public_url(self.base_url)!r}, concurrency={self.concurrency})"
 
-    def complete_many(self, payloads: list[dict[str, Any]]) -> list[str]:
+    def complete_many(self, payloads: Iterable[dict[str, Any]]) -> list[str]:
         """The answer text of each payload, in order; raises on the first payload that finally failed."""
         return list(self._pool.map(self.complete, payloads))
 

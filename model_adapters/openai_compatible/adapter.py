@@ -150,7 +150,8 @@ class OpenAIChatAdapter(TextAdapter):
     # --- answering ------------------------------------------------------------------------
 
     def generate(self, requests: list[Request], decoding: Decoding) -> list[str]:
-        return self.client.complete_many([self.payload(r, decoding) for r in requests])
+        # a generator: the pool starts sending while later payloads (WAV + base64) are still being built
+        return self.client.complete_many(self.payload(r, decoding) for r in requests)
 
     def audio_parts(self, audio) -> list[dict[str, Any]]:
         v = self.values
