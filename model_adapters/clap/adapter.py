@@ -48,10 +48,6 @@ class MsClapAdapter(ClapAdapter):
     IDENTITY_KEYS = ("version", "weights")
 
     @classmethod
-    def serve_hint(cls) -> str:
-        return "run it with -n equal to the number of GPUs, or on the CPU (device = \"cpu\"): CLAP is small"
-
-    @classmethod
     def check_settings(cls, settings, workers: int = 1) -> None:
         super().check_settings(settings, workers)
         check_importable("msclap", cls.name, INSTALL)

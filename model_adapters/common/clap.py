@@ -72,6 +72,10 @@ class ClapAdapter(InProcessModel, Adapter):
     window_seconds: float = 10.0  # what the model hears at once
 
     @classmethod
+    def serve_hint(cls) -> str:
+        return "run it with -n equal to the number of GPUs, or on the CPU (device = \"cpu\"): CLAP is small"
+
+    @classmethod
     def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         out = super().describe(values)
         out.update(crop=values["crop"], scene_template=values["scene_template"],

@@ -46,10 +46,6 @@ class LaionClapAdapter(ClapAdapter):
                       **CLAP_SETTINGS)
     IDENTITY_KEYS = ("model", "revision", "dtype")
 
-    @classmethod
-    def serve_hint(cls) -> str:
-        return "run it with -n equal to the number of GPUs, or on the CPU (device = \"cpu\"): CLAP is small"
-
     def __init__(self, **settings: Any) -> None:
         values = self.resolve(settings)
         self.values = values
