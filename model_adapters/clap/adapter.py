@@ -25,7 +25,6 @@ import numpy as np
 
 from model_adapters.common.audio import repeat_to
 from model_adapters.common.clap import CLAP_SETTINGS, ClapAdapter
-from model_adapters.common.devices import choose_device
 from model_adapters.common.imports import check_importable, require
 from model_adapters.common.settings import Schema, Setting
 
@@ -53,11 +52,7 @@ class MsClapAdapter(ClapAdapter):
         check_importable("msclap", cls.name, INSTALL)
 
     def __init__(self, **settings: Any) -> None:
-        values = self.resolve(settings)
-        self.values = values
-        self.setup_classes(values)
-        self.device = choose_device(self.name, values["device"], self.serve_hint())
-        self.torch = require("torch", self.name, "pip install torch")
+        values = self.prepare(settings)
         msclap = require("msclap", self.name, INSTALL)
         cuda = self.device.startswith("cuda")
         if cuda:

@@ -28,6 +28,8 @@ from sseu_harness.errors import ConfigError
 from sseu_harness.taxonomy import load_taxonomy
 
 from .audio import CROPS, crop
+from .devices import choose_device
+from .imports import require
 from .inprocess import InProcessModel
 from .settings import Setting
 
@@ -82,6 +84,15 @@ class ClapAdapter(InProcessModel, Adapter):
                    event_template=values["event_template"], window_seconds=cls.window_seconds,
                    deterministic=values["crop"] != "seeded")
         return out
+
+    def prepare(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """What every CLAP adapter does before loading its model: settings, class texts, device, torch."""
+        values = self.resolve(settings)
+        self.values = values
+        self.setup_classes(values)
+        self.device = choose_device(self.name, values["device"], self.serve_hint())
+        self.torch = require("torch", self.name, "pip install torch")
+        return values
 
     def setup_classes(self, values: Mapping[str, Any]) -> None:
         for key in ("scene_template", "event_template"):

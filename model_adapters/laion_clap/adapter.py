@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from model_adapters.common.clap import CLAP_SETTINGS, ClapAdapter
-from model_adapters.common.devices import choose_device
 from model_adapters.common.hf_generation import LOAD_SETTINGS, loaded_revision, pretrained_kwargs, torch_dtype
 from model_adapters.common.imports import require
 from model_adapters.common.settings import Schema, Setting
@@ -47,11 +46,7 @@ class LaionClapAdapter(ClapAdapter):
     IDENTITY_KEYS = ("model", "revision", "dtype")
 
     def __init__(self, **settings: Any) -> None:
-        values = self.resolve(settings)
-        self.values = values
-        self.setup_classes(values)
-        self.device = choose_device(self.name, values["device"], self.serve_hint())
-        self.torch = require("torch", self.name, "pip install torch")
+        values = self.prepare(settings)
         transformers = require("transformers", self.name, "pip install transformers")
         self.dtype = torch_dtype(values["dtype"], self.device)
         self.processor = transformers.ClapProcessor.from_pretrained(values["model"], **pretrained_kwargs(values))

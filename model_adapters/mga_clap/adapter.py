@@ -31,7 +31,6 @@ import numpy as np
 from sseu_harness.errors import ConfigError
 
 from model_adapters.common.clap import CLAP_SETTINGS, ClapAdapter
-from model_adapters.common.devices import choose_device
 from model_adapters.common.imports import require
 from model_adapters.common.settings import Schema, Setting
 
@@ -72,11 +71,7 @@ class MgaClapAdapter(ClapAdapter):
 
     def __init__(self, **settings: Any) -> None:
         self.check_settings(settings)
-        values = self.resolve(settings)
-        self.values = values
-        self.setup_classes(values)
-        self.device = choose_device(self.name, values["device"], self.serve_hint())
-        self.torch = require("torch", self.name, "pip install torch")
+        values = self.prepare(settings)
         yaml = require("yaml", self.name, "pip install pyyaml")
         repo = str(Path(values["repo"]).resolve())
         if repo not in sys.path:
