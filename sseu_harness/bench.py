@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .evaluation import evaluate_slice
 from .inference import AnswerSource, ModelSlot, Progress, SharedAnswers
 from .manifest import Item, Manifest, load_manifest
-from .mixer import Mixer
+from .mixer import MIXER_VERSION, Mixer
 from .normalizer import NORMALIZER_VERSION
 from .parser import PARSER_VERSION
 from .prompts import PromptSet, load_prompts
@@ -145,6 +145,7 @@ class Bench:
             "parser": PARSER_VERSION,
             "taxonomy": self.taxonomy.version,
             "embedder": self.embedder.name,
+            "mixer": MIXER_VERSION,
             "seeds": self.seeds,
             "task_snrs": self.task_snrs(),
             "runs": self.config.runs,

@@ -5,8 +5,9 @@ the fly and does not need them. Each file is written to a temporary name in
 its folder and renamed into place, so a file that exists is complete. A rerun
 after an interruption skips the files that exist and writes the rest; stale
 temporary files are removed. ``OUT/.manifest-sha256`` records which manifest
-the files were made from: a different manifest is refused rather than mixed
-into the same folder. When every file exists, ``OUT/metadata.csv`` lists them
+the files were made from, and the mixer version (``MIXER_VERSION``) that made
+them: a different manifest or mixing rule is refused rather than mixed into
+the same folder. When every file exists, ``OUT/metadata.csv`` lists them
 (one row per mixture: clip_id, file, snr_db, snr_label, transcript, speaker,
 scene, events, source), ready for ``sseu import``.
 """
@@ -29,7 +30,7 @@ from tqdm import tqdm
 
 from .errors import ManifestError
 from .manifest import Manifest
-from .mixer import MIX_RATE, Mixer
+from .mixer import MIX_RATE, MIXER_VERSION, Mixer
 from .snr import PAPER_SNRS_DB, parse_snr, snr_label
 
 STAMP = ".manifest-sha256"
@@ -56,12 +57,9 @@ def materialize(manifest: Manifest, out: Path, snrs: list[float] | None = None, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / STAMP
-    if stamp.exists() and stamp.read_text().strip() != manifest.sha256:
-        raise ManifestError(
-            f"{out} holds mixtures of another manifest (sha256 {stamp.read_text().strip()[:16]}..., this one "
-            f"{manifest.sha256[:16]}...); delete the folder or materialize into another one"
-        )
-    stamp.write_text(manifest.sha256 + "\n")
+    if stamp.exists():
+        _check_stamp(stamp, out, manifest)
+    stamp.write_text(f"{manifest.sha256}\n{MIXER_VERSION}\n")
     labels = [snr_label(db) for db in snrs]
     for label in labels:
         (out / label).mkdir(exist_ok=True)
@@ -91,6 +89,23 @@ def materialize(manifest: Manifest, out: Path, snrs: list[float] | None = None, 
     metadata = out / METADATA
     _write_metadata(metadata, items, snrs, labels)
     return MaterializeResult(written, existing, out, metadata)
+
+
+def _check_stamp(stamp: Path, out: Path, manifest: Manifest) -> None:
+    """Refuse a folder of another manifest or of another mixing rule: its files must not be kept."""
+    lines = stamp.read_text().split()
+    sha = lines[0] if lines else ""
+    mixer = lines[1] if len(lines) > 1 else "sseu-mix-1"  # stamps before sseu-mix-2 held the manifest only
+    if sha != manifest.sha256:
+        raise ManifestError(
+            f"{out} holds mixtures of another manifest (sha256 {sha[:16]}..., this one "
+            f"{manifest.sha256[:16]}...); delete the folder or materialize into another one"
+        )
+    if mixer != MIXER_VERSION:
+        raise ManifestError(
+            f"{out} holds mixtures made under mixing rule {mixer}; this harness mixes with {MIXER_VERSION}, so "
+            "they would not match; delete the folder or materialize into another one"
+        )
 
 
 def _write_metadata(path: Path, items, snrs, labels) -> None:

@@ -11,12 +11,21 @@ Definitions (part of the benchmark's contract, see README "How mixing works"):
   the background.
 * SNR = 10 log10(E_s / E_b), with E_s the mean power of the speech and E_b the
   mean power of the background, both over the speech-active span (the samples
-  the speech occupies). The speech keeps gain 1; the background gets
-  ``sqrt(E_s / (E_b 10^(SNR/10)))``.
-* Clipping: when the mixture's peak exceeds ``PEAK_LIMIT`` both gains are
-  multiplied by ``PEAK_LIMIT / peak``, so the SNR is kept and nothing clips.
+  the speech occupies).
+* Level rule (one for all seven conditions): the louder source sits at
+  ``LEVEL_DBFS`` RMS over the speech span and the other ``|SNR|`` dB below it
+  (the speech at SNR >= 0 and at +inf, the background at SNR < 0 and at -inf;
+  at 0 dB both). So the background has one gain at every SNR <= 0 and at -inf,
+  and the speech one gain at every SNR >= 0 and at +inf: a model hears the
+  same background at -10 dB as alone, and the same speech at +10 dB as alone.
+* Clipping: one clip-safe scale per item, the same for every SNR: when the
+  loudest of the item's possible mixtures would peak above ``PEAK_LIMIT``,
+  every condition of the item is scaled by ``PEAK_LIMIT / peak``. The loudest
+  is always +inf, 0 dB or -inf (a sample is linear in the two gains, which
+  move along the edges of the unit square), so three peaks decide it exactly.
 * ``+inf`` is exactly the speech placed in silence, ``-inf`` exactly the
-  background: no gain, no scaling.
+  background, each with its gain above. Both sources must be non-silent for
+  every condition, since each condition's level depends on both.
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ from .snr import snr_label
 
 MIX_RATE = 44_100
 PEAK_LIMIT = 0.99
-MIXER_VERSION = "sseu-mix-1"  # bump when a change here changes any mixture
+LEVEL_DBFS = -25.0  # RMS of the louder source over the speech span (the DNS Challenge's target level)
+MIXER_VERSION = "sseu-mix-2"  # bump when a change here changes any mixture
 
 
 @dataclass(frozen=True)
@@ -84,32 +94,9 @@ class Mixer:
                 f"runs past the end of its background ({background.size / MIX_RATE:.2f} s); "
                 "lower speech.onset or use a longer background"
             )
-        if snr_db == -math.inf:
-            return Mixture(background.copy(), snr_db, 0.0, 1.0, start, end)
-        if snr_db == math.inf:
-            wave = np.zeros_like(background)
-            wave[start:end] = speech
-            return Mixture(wave, snr_db, 1.0, 0.0, start, end)
-
-        speech_power = float(np.mean(np.square(speech, dtype=np.float64)))
-        background_power = float(np.mean(np.square(background[start:end], dtype=np.float64)))
-        if speech_power == 0.0:
-            raise AudioError(f"item {item.id}: speech {item.speech.path} is silent; it cannot set an SNR")
-        if background_power == 0.0:
-            raise AudioError(
-                f"item {item.id}: background {item.background.path} is silent where the speech is; "
-                "pick another onset or background"
-            )
-        speech_gain = 1.0
-        background_gain = math.sqrt(speech_power / (background_power * 10.0 ** (snr_db / 10.0)))
-        wave = (background_gain * background.astype(np.float64))
-        wave[start:end] += speech
-        peak = float(np.max(np.abs(wave)))
-        if peak > PEAK_LIMIT:
-            scale = PEAK_LIMIT / peak
-            wave *= scale
-            speech_gain *= scale
-            background_gain *= scale
+        speech_gain, background_gain = _gains(item, speech, background, start, snr_db)
+        wave = background_gain * background.astype(np.float64)
+        wave[start:end] += speech_gain * speech.astype(np.float64)
         return Mixture(wave.astype(np.float32), snr_db, speech_gain, background_gain, start, end)
 
     def waveform(self, item: Item, snr_db: float, rate: int) -> np.ndarray:
@@ -125,3 +112,26 @@ class Mixer:
     def _load(self, relative: str, start: float = 0.0, duration: float | None = None) -> np.ndarray:
         wave, rate = read_mono(self.manifest.resolve(relative), start, duration)
         return resample(wave, rate, MIX_RATE)
+
+
+def _gains(item: Item, speech: np.ndarray, background: np.ndarray, start: int, snr_db: float) -> tuple[float, float]:
+    """(speech gain, background gain) of the level rule and the clip-safe scale in the module doc."""
+    s = speech.astype(np.float64)
+    b = background.astype(np.float64)
+    speech_rms = math.sqrt(float(np.mean(np.square(s))))
+    background_rms = math.sqrt(float(np.mean(np.square(b[start:start + s.size]))))
+    if speech_rms == 0.0:
+        raise AudioError(f"item {item.id}: speech {item.speech.path} is silent; it cannot set an SNR or a level")
+    if background_rms == 0.0:
+        raise AudioError(
+            f"item {item.id}: background {item.background.path} is silent where the speech is; "
+            "pick another onset or background"
+        )
+    s /= speech_rms
+    b /= background_rms
+    # the loudest condition is +inf, 0 dB or -inf: peaks of s, of s + b over the span, of b
+    peak = max(float(np.max(np.abs(s))), float(np.max(np.abs(b))), float(np.max(np.abs(s + b[start:start + s.size]))))
+    level = min(10.0 ** (LEVEL_DBFS / 20.0), PEAK_LIMIT / peak)
+    speech_rel = 1.0 if snr_db >= 0 else 10.0 ** (snr_db / 20.0)  # -inf -> 0
+    background_rel = 1.0 if snr_db <= 0 else 10.0 ** (-snr_db / 20.0)  # +inf -> 0
+    return level * speech_rel / speech_rms, level * background_rel / background_rms

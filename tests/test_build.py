@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from sseu_harness.corpora import load_defaults
 from sseu_harness.errors import AudioError, ConfigError, ManifestError
 from sseu_harness.manifest import load_manifest
 from sseu_harness.materialize import materialize
-from sseu_harness.mixer import MIX_RATE, Mixer
+from sseu_harness.mixer import MIX_RATE, MIXER_VERSION, Mixer
 from sseu_harness.taxonomy import load_taxonomy
 
 from .corpus_fixtures import DESED_CLIPS, make_corpora
@@ -260,6 +261,16 @@ def test_materialize_writes_atomically_and_resumes(small, tmp_path):
     other = load_manifest(build(options(small, tmp_path / "other", desed_clips=2, maestro_clips=2, seed=5)).manifest)
     with pytest.raises(ManifestError, match="holds mixtures of another manifest"):
         materialize(other, folder, snrs, progress=False)
+
+
+def test_materialize_refuses_files_of_another_mixing_rule(tmp_path):
+    manifest = load_manifest(Path(__file__).resolve().parents[1] / "sseu_harness" / "data" / "demo")
+    folder = tmp_path / "mixtures"
+    materialize(manifest, folder, [0.0], progress=False)
+    assert (folder / ".manifest-sha256").read_text().split() == [manifest.sha256, MIXER_VERSION]
+    (folder / ".manifest-sha256").write_text(manifest.sha256 + "\n")  # a stamp written before sseu-mix-2
+    with pytest.raises(ManifestError, match=f"made under mixing rule sseu-mix-1; this harness mixes with {MIXER_VERSION}"):
+        materialize(manifest, folder, [0.0], progress=False)
 
 
 def test_strict_refuses_silent_speech(small, tmp_path):

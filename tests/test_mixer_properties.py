@@ -45,3 +45,24 @@ def test_any_mixture_has_its_snr_and_never_clips(seed, snr, speech_level, backgr
     assert np.max(np.abs(mix.waveform)) <= PEAK_LIMIT + 1e-6
     assert mix.waveform.size == background.size
     assert np.array_equal(mix.waveform, mixer.mix(item, snr).waveform)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    snr=st.floats(0, 30, allow_nan=False),
+    speech_level=st.floats(1e-3, 1.0),
+    background_level=st.floats(1e-3, 1.0),
+    spikes=st.integers(0, 20),
+)
+def test_the_louder_source_keeps_one_gain_on_its_side_of_0_db(seed, snr, speech_level, background_level, spikes):
+    rng = np.random.default_rng(seed)
+    speech = np.clip(speech_level * rng.standard_normal(2_000), -1, 1).astype(np.float32)
+    background = np.clip(background_level * rng.standard_normal(6_000), -1, 1).astype(np.float32)
+    background[rng.integers(0, background.size, spikes)] = 1.0  # impulses force the clip-safe scale
+    item = Item("x", Speech("s", "t", "spk", 1_000 / MIX_RATE), Background("b", "test", "home"))
+    mixer = _mixer_with(speech, background)
+    assert mixer.mix(item, snr).speech_gain == mixer.mix(item, math.inf).speech_gain
+    assert mixer.mix(item, -snr).background_gain == mixer.mix(item, -math.inf).background_gain
+    for db in (math.inf, snr, 0.0, -snr, -math.inf):
+        assert np.max(np.abs(mixer.mix(item, db).waveform)) <= PEAK_LIMIT + 1e-6
