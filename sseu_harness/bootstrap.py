@@ -24,30 +24,38 @@ from .taxonomy import load_taxonomy
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
 CHUNK = 128  # replicates computed at once: bounds the working memory per case
+_RUN_STREAM = 1  # run draws: their own random stream, apart from the clip weights
 
 
 @dataclass(frozen=True)
 class Draws:
-    """Clip weights (B, n_universe) and run choices (B, max_runs) of B replicates."""
+    """Clip weights (B, n_universe) of B replicates; run draws come from `run_choice`."""
 
     universe: dict[str, int]  # clip id -> column
     weights: np.ndarray
-    run_choice: np.ndarray  # indices in [0, max_runs); reduced modulo a case's run count
     seed: int
 
     @property
     def resamples(self) -> int:
         return self.weights.shape[0]
 
+    def run_choice(self, runs: int) -> np.ndarray:
+        """(B, runs) run indices, drawn with replacement from a side's own `runs`.
 
-def draw(clip_ids: list[str], resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, max_runs: int = 1) -> Draws:
+        One stream per run count: cases with the same count share their run
+        draws (so a comparison of equal counts is paired on runs), and a side
+        with 3 runs draws all 3 evenly whatever the other side has.
+        """
+        return np.random.default_rng([self.seed, _RUN_STREAM, runs]).integers(0, runs, size=(self.resamples, runs))
+
+
+def draw(clip_ids: list[str], resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Draws:
     universe = {clip: k for k, clip in enumerate(sorted(set(clip_ids)))}
     rng = np.random.default_rng(seed)
     n = len(universe)
     # counts as uint16: a quarter of the memory of float64 for the largest array of a run
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.uint16) if n else np.zeros((resamples, 0), np.uint16)
-    run_choice = rng.integers(0, max(1, max_runs), size=(resamples, max(1, max_runs)))
-    return Draws(universe, weights, run_choice, seed)
+    return Draws(universe, weights, seed)
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def hierarchical_mean(per_run: np.ndarray, draws: Draws) -> np.ndarray:
     runs = per_run.shape[1]
     if runs == 1:
         return per_run[:, 0]
-    choice = draws.run_choice[:, :runs] % runs
+    choice = draws.run_choice(runs)
     return np.take_along_axis(per_run, choice, axis=1).mean(axis=1)
 
 

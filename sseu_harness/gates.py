@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bootstrap import CaseClips, Draws, hierarchical_mean, interval
+from .compat import check_same_config
 from .errors import ConfigError
 from .reportdir import ReportDir
 from .snr import LOWER_IS_BETTER, METRIC_OF_TASK
@@ -72,14 +73,9 @@ class Comparison:
 
 
 def check_baseline_matches(baseline: ReportDir, meta: dict) -> None:
-    """Refuse a baseline of another benchmark: other clips or other prompts make deltas meaningless."""
-    for key, label in (("manifest", "manifest"), ("prompts", "prompt set")):
-        theirs, ours = baseline.meta.get(key, {}).get("sha256"), meta[key]["sha256"]
-        if theirs != ours:
-            raise ConfigError(
-                f"baseline {baseline.path} was run on another {label} (sha256 {str(theirs)[:12]} vs {ours[:12]}); "
-                "compare runs of the same data and prompts, or make a new baseline"
-            )
+    """Refuse a baseline scored under another configuration (see `compat`): its deltas would mean nothing."""
+    check_same_config(meta, baseline.meta, f"baseline {baseline.path}",
+                      "compare runs of the same data, mixing and scoring, or make a new baseline")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def summarize(
     """Write the report; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere)."""
     records = with_averages(case_records, meta["task_snrs"])
     by_case = {r["case"]: r for r in records if "case" in r}
-    draws = draw(list(clip_ids), resamples, seed, max_runs=max((r["runs"] for r in case_records), default=1))
+    draws = draw(list(clip_ids), resamples, seed)
     baseline_rows = baseline.rows_by_case() if baseline else {}
     replicates: dict[str, np.ndarray] = {}
     paired = []

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from sseu_harness.bootstrap import CaseClips, draw, interval, weighted_average_precision
+from sseu_harness.gates import pair
 from sseu_harness.metrics import mean_accuracy, mean_average_precision
 from sseu_harness.taxonomy import load_taxonomy
 
@@ -61,9 +62,29 @@ def test_asc_and_asr_replicates_match_the_plain_metrics():
 def test_runs_are_resampled_and_intervals_cover_the_point():
     rows = [{"item": f"c{i}", "run": r, "errors": (i + r) % 3, "ref_words": 4} for r in range(3) for i in range(30)]
     clips = CaseClips.from_rows("ASR", rows)
-    draws = draw(clips.clips, resamples=500, seed=0, max_runs=3)
+    draws = draw(clips.clips, resamples=500, seed=0)
     values = clips.values(draws)
     low, high = interval(values)
     assert low < clips.point().mean() < high
-    again = clips.values(draw(clips.clips, resamples=500, seed=0, max_runs=3))
+    again = clips.values(draw(clips.clips, resamples=500, seed=0))
     assert np.array_equal(values, again)  # seeded: reproducible
+
+
+def test_each_side_draws_its_runs_from_its_own_count():
+    """A 3-run baseline against a 1-run session: the baseline's replicates draw all three of its runs evenly."""
+    def asr(runs, errors_of_run):
+        return CaseClips.from_rows("ASR", [{"item": f"c{i}", "run": r, "errors": errors_of_run(r), "ref_words": 4}
+                                           for r in range(runs) for i in range(40)])
+
+    session = asr(1, lambda r: 1)  # WER 25 % on every clip
+    baseline = asr(3, lambda r: r * 1)  # runs at WER 0, 25 and 50 %: mean 25 %
+    draws = draw(session.clips, resamples=3000, seed=0)
+    counts = np.bincount(draws.run_choice(3).ravel(), minlength=3) / draws.run_choice(3).size
+    np.testing.assert_allclose(counts, [1 / 3] * 3, atol=0.01)
+    assert np.array_equal(draws.run_choice(3), draws.run_choice(3))  # one stream per count: paired across cases
+    values = baseline.values(draws)
+    assert abs(values.mean() - 25.0) < 1.0  # run 0 alone would give 0 in every replicate
+    assert set(np.unique(values)) <= {100 * k / 12 for k in range(13)}  # the mean of 3 drawn runs, nothing else
+    paired = pair("x-ASR-snr_0-independent", session, baseline, draws)
+    assert paired.worsening == pytest.approx(0.0)
+    assert paired.low < 0.0 < paired.high  # the baseline's run-to-run spread shows up in the interval

@@ -124,16 +124,25 @@ def test_the_regression_gate_passes_a_reseeded_rerun_and_fails_an_injected_drop(
     assert "cases regressed" in drop.stdout and "## Against the baseline" in (tmp_path / "drop" / "summary.md").read_text()
 
 
-def test_a_baseline_of_another_benchmark_or_a_broken_one_is_refused(tmp_path):
+def test_a_baseline_of_another_configuration_or_a_broken_one_is_refused(tmp_path, capsys):
     base = run_pytest("--sseu-model=oracle", *ASC_ONLY, "--sseu-snrs=0", f"--sseu-report-dir={tmp_path / 'base'}")
     assert base.returncode == 0
     other = tmp_path / "other"
     shutil.copytree(tmp_path / "base", other)
-    data = json.loads((other / "summary.json").read_text())
-    data["meta"]["prompts"]["sha256"] = "f" * 64
-    (other / "summary.json").write_text(json.dumps(data))
-    proc = run_pytest("--sseu-model=oracle", *ASC_ONLY, f"--sseu-baseline={other}", "--collect-only")
-    assert proc.returncode == 4 and "was run on another prompt set" in proc.stderr
+    original = json.loads((other / "summary.json").read_text())
+    for field, value, name in (("prompts", {"sha256": "f" * 64}, "prompt set"), ("normalizer", "sseu-en-0", "normaliser"),
+                               ("mixer", "sseu-mix-1", "mixer (level rule)")):
+        data = json.loads(json.dumps(original))
+        data["meta"][field] = value
+        (other / "summary.json").write_text(json.dumps(data))
+        proc = run_pytest("--sseu-model=oracle", *ASC_ONLY, f"--sseu-baseline={other}", "--collect-only")
+        assert proc.returncode == 4 and f"was made with another {name}" in proc.stderr, (field, proc.stderr[-500:])
+        # merge refuses such a baseline, and such a shard, with the same check
+        capsys.readouterr()
+        assert cli(["merge", str(tmp_path / "base"), "--out", str(tmp_path / "m"), "--baseline", str(other)]) == 2
+        assert f"baseline {other} was made with another {name}" in capsys.readouterr().err
+        assert cli(["merge", str(tmp_path / "base"), str(other), "--out", str(tmp_path / "m")]) == 2
+        assert f"{other} was made with another {name}" in capsys.readouterr().err
     proc = run_pytest("--sseu-model=oracle", *ASC_ONLY, f"--sseu-baseline={tmp_path / 'nothing'}", "--collect-only")
     assert proc.returncode == 4 and "no summary at" in proc.stderr
 

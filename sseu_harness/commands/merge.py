@@ -7,6 +7,7 @@ import heapq
 from pathlib import Path
 
 from .. import tables
+from ..compat import check_same_config
 from ..errors import ConfigError
 from ..gates import check_baseline_matches
 from ..reportdir import ReportDir, load_report_dir
@@ -14,7 +15,6 @@ from ..summarize import summarize
 from ..thresholds import load_thresholds
 
 HELP = "join report dirs (e.g. of --sseu-shard runs) into one report and apply the gates"
-SAME = ("harness_version", "normalizer", "parser", "taxonomy", "embedder", "seeds", "runs", "task_snrs")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +31,8 @@ def check_joinable(reports: list[ReportDir]) -> None:
     """Reports join only when they ran disjoint cases of one benchmark in one configuration."""
     first, owner = reports[0], {}
     for other in reports[1:]:
-        for key in ("manifest", "prompts"):
-            if other.meta[key]["sha256"] != first.meta[key]["sha256"]:
-                raise ConfigError(f"{other.path} ran another {key} than {first.path}; join reports of one benchmark only")
-        for key in SAME:
-            if other.meta.get(key) != first.meta.get(key):
-                raise ConfigError(f"{other.path} differs from {first.path} in {key!r}; join reports of one configuration only")
+        check_same_config(first.meta, other.meta, str(other.path),
+                          f"join reports of one benchmark in one configuration only (first: {first.path})", same_run=True)
     for report in reports:
         for record in report.case_records:
             if record["case"] in owner:
