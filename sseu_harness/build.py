@@ -59,6 +59,7 @@ from .taxonomy import Taxonomy, load_taxonomy
 
 REPORT_SCHEMA = "sseu-build-report/1"
 REPORT_NAME = "build_report"
+SPEECH_BACKGROUNDS = ("keep", "exclude")  # what to do with backgrounds whose annotation carries speech
 
 # Random streams: one per decision, so changing one count leaves the other draws alone.
 _DESED, _MAESTRO, _SPEAKERS, _DEAL, _POOL, _ONSET = range(1, 7)
@@ -81,6 +82,7 @@ class BuildOptions:
     hop: float | None = None
     threshold: float | None = None
     min_event_span: float | None = None
+    speech_backgrounds: str | None = None  # "keep" or "exclude" backgrounds whose annotation carries speech
     desed_tsvs: list[Path] = field(default_factory=list)
     strict: bool = False
     name: str = "sseu-bench"
@@ -104,6 +106,7 @@ class _Background:
     duration: float
     start: float = 0.0
     window: float | None = None  # background.duration in the manifest (MAESTRO windows)
+    speech: tuple[str, ...] = ()  # speech-like source labels of its annotation
 
 
 def build(options: BuildOptions) -> BuildResult:
@@ -122,7 +125,9 @@ def build(options: BuildOptions) -> BuildResult:
                       threshold=options.threshold, min_event_span=options.min_event_span, **common)
     bar = _bar_factory(options.progress)
 
-    backgrounds = _desed_backgrounds(desed, p, findings, bar) + _maestro_backgrounds(maestro, taxonomy, p, findings, bar)
+    census: dict[tuple[str, str], Counter] = {}  # (source, scene) -> candidates and those with speech
+    backgrounds = (_desed_backgrounds(desed, p, findings, bar, census)
+                   + _maestro_backgrounds(maestro, taxonomy, p, findings, bar, census))
     if not backgrounds:
         raise ConfigError(f"the build found no usable background{_skips(findings)}; check --desed and --maestro")
     items, speech_stats = _add_speech(backgrounds, vctk, p, findings, bar)
@@ -135,7 +140,7 @@ def build(options: BuildOptions) -> BuildResult:
                        "the corpora are referenced in place through `roots`.",
         "roots": {"vctk": str(vctk.root), "desed": str(desed.root), "maestro": str(maestro.root)},
         "build": {**{k: p[k] for k in ("seed", "desed_clips", "maestro_clips", "speakers", "speech_target",
-                                         "gap", "margin", "mic", "silence_peak", "min_rate")},
+                                         "gap", "margin", "mic", "silence_peak", "min_rate", "speech_backgrounds")},
                   "maestro": maestro.parameters, "desed_tsvs": [str(t) for t in desed.used_tsvs],
                   "defaults": defaults.get("version"),
                   "defaults_sha256": hashlib.sha256(DEFAULTS_PATH.read_bytes()).hexdigest(),
@@ -148,7 +153,7 @@ def build(options: BuildOptions) -> BuildResult:
     write_atomic(manifest_path, "".join(line + "\n" for line in iter_manifest_lines(header, items)),
                  validate=lambda tmp: load_manifest(tmp, taxonomy))
     report = _report(items, backgrounds, speech_stats, findings, defaults["paper"], taxonomy, p,
-                     {"desed": desed.dropped, "maestro": maestro.dropped}, manifest_path)
+                     {"desed": desed.dropped, "maestro": maestro.dropped}, manifest_path, census)
     write_report(out, report)
     return BuildResult(manifest_path, report, items)
 
@@ -178,7 +183,11 @@ def _parameters(options: BuildOptions, defaults: dict) -> dict:
         "silence_peak": float(b["silence_peak"]),
         "min_rate": int(b["min_rate"]),
         "snr_conditions": int(defaults["paper"]["snr_conditions"]),
+        "speech_backgrounds": str(options.speech_backgrounds or b["speech_backgrounds"]),
     }
+    if p["speech_backgrounds"] not in SPEECH_BACKGROUNDS:
+        raise ConfigError(f"--speech-backgrounds must be one of {', '.join(SPEECH_BACKGROUNDS)}, "
+                          f"got {p['speech_backgrounds']!r}")
     for key in ("desed_clips", "maestro_clips"):
         if p[key] < 0:
             raise ConfigError(f"--{key.replace('_', '-')} must be 0 or more, got {p[key]}")
@@ -205,7 +214,7 @@ def _bar_factory(progress: bool | None):
 
 
 # --------------------------------------------------------------------------- backgrounds
-def _desed_backgrounds(desed: DESED, p: dict, findings: Findings, bar) -> list[_Background]:
+def _desed_backgrounds(desed: DESED, p: dict, findings: Findings, bar, census: dict) -> list[_Background]:
     if p["desed_clips"] == 0:
         return []
     clips = desed.clips()
@@ -214,11 +223,13 @@ def _desed_backgrounds(desed: DESED, p: dict, findings: Findings, bar) -> list[_
     if empty:
         findings.skip("no_event_desed", f"{empty[0].tsv}: {empty[0].filename} has no non-speech event; "
                       "skipped (like every such clip)", count=len(empty))
+    census[("desed", "home")] = Counter(candidates=len(usable), with_speech=sum(bool(c.speech) for c in usable))
+    usable = _without_speech(usable, p, findings, lambda c: f"{c.tsv}: {c.filename}")
     chosen = select_stratified(usable, p["desed_clips"], _rng(p["seed"], _DESED), desed.check, bar)
     out = []
     for clip, info, events in sorted(chosen, key=lambda c: c[0].filename):
         out.append(_Background(f"desed-{Path(clip.filename).stem}", f"desed:{clip.relative}", "desed", "home",
-                               events, info.duration))
+                               events, info.duration, speech=clip.speech))
     return out
 
 
@@ -250,14 +261,33 @@ def select_stratified(clips: list[Clip], n: int, rng: np.random.Generator, check
     return chosen
 
 
-def _maestro_backgrounds(maestro: MAESTRO, taxonomy: Taxonomy, p: dict, findings: Findings, bar) -> list[_Background]:
+def _maestro_backgrounds(maestro: MAESTRO, taxonomy: Taxonomy, p: dict, findings: Findings, bar,
+                         census: dict) -> list[_Background]:
     if p["maestro_clips"] == 0:
         return []
     recordings = maestro.recordings()
     windows = {rec.stem: maestro.windows(rec) for rec in bar(recordings, "MAESTRO recordings")}
+    for rec in recordings:
+        counts = census.setdefault(("maestro-real", rec.scene), Counter(candidates=0, with_speech=0))
+        counts["candidates"] += len(windows[rec.stem])
+        counts["with_speech"] += sum(bool(w.speech) for w in windows[rec.stem])
+    windows = {stem: _without_speech(ws, p, findings, lambda w: f"{w.recording.stem} at {w.start:g} s")
+               for stem, ws in windows.items()}
     chosen = select_windows(recordings, windows, p["maestro_clips"], _rng(p["seed"], _MAESTRO), taxonomy.scene_ids)
     return [_Background(f"maestro-{w.id}", f"maestro:{w.recording.relative}", "maestro-real", w.recording.scene,
-                        w.events, w.duration, start=w.start, window=w.duration) for w in chosen]
+                        w.events, w.duration, start=w.start, window=w.duration, speech=w.speech) for w in chosen]
+
+
+def _without_speech(candidates: list, p: dict, findings: Findings, name) -> list:
+    """The candidates a build may draw from: all, or (``exclude``) those whose annotation carries no speech."""
+    if p["speech_backgrounds"] == "keep":
+        return candidates
+    kept = [c for c in candidates if not c.speech]
+    dropped = [c for c in candidates if c.speech]
+    if dropped:
+        findings.skip("speech_in_background", f"{name(dropped[0])}: annotated with {', '.join(dropped[0].speech)}; "
+                      "left out (--speech-backgrounds exclude)", count=len(dropped))
+    return kept
 
 
 def spread(total: int, capacity: dict[str, int], order: list[str]) -> dict[str, int]:
@@ -387,21 +417,22 @@ def _add_speech(backgrounds: list[_Background], vctk: VCTK, p: dict, findings: F
                           transcript=" ".join(vctk.transcript(u) for u in parts),
                           speaker=parts[0].speaker, onset=onset, gap=gap),
             background=Background(path=bg.path, source=bg.source, scene=bg.scene, events=bg.events,
-                                  start=bg.start, duration=bg.window),
+                                  start=bg.start, duration=bg.window, speech_labels=bg.speech),
         ))
     stats = {"utterance_seconds": utterance_seconds, "speakers_eligible": len(eligible)}
     return items, stats
 
 
 def _join(pool: _Pool, target: float, cap: float, gap: float):
+    """Utterances whose speech (gaps not counted) comes nearest `target`, joined no longer than `cap` (gaps counted)."""
     first = pool.take(cap, set())
     if first is None:
         return None
     parts, durations = [first[0]], [first[1]]
-    total = first[1]
-    while total < target:
-        # the next utterance must end nearer the target than we are now, and stay under the cap
-        limit = min(cap - total - gap, 2 * (target - total) - gap - 1e-9)
+    speech = joined = first[1]
+    while speech < target:
+        # the next utterance must bring the speech nearer the target than it is now; the joined length stays under the cap
+        limit = min(cap - joined - gap, 2 * (target - speech) - 1e-9)
         if limit <= 0:
             break
         nxt = pool.take(limit, {u.utt_id for u in parts})
@@ -409,12 +440,13 @@ def _join(pool: _Pool, target: float, cap: float, gap: float):
             break
         parts.append(nxt[0])
         durations.append(nxt[1])
-        total += gap + nxt[1]
+        speech += nxt[1]
+        joined += gap + nxt[1]
     return parts, durations
 
 
 # --------------------------------------------------------------------------- report
-def _report(items, backgrounds, speech_stats, findings, paper, taxonomy, p, dropped, manifest_path) -> dict:
+def _report(items, backgrounds, speech_stats, findings, paper, taxonomy, p, dropped, manifest_path, census) -> dict:
     by_id = {bg.item_id: bg for bg in backgrounds}
     used = [by_id[item.id] for item in items]
     sources = Counter(bg.source for bg in used)
@@ -426,7 +458,7 @@ def _report(items, backgrounds, speech_stats, findings, paper, taxonomy, p, drop
         ("MAESTRO-Real backgrounds", sources.get("maestro-real", 0), paper["maestro_backgrounds"]),
         ("mixtures per SNR", n, paper["desed_backgrounds"] + paper["maestro_backgrounds"]),
         ("speakers", len({item.speech.speaker for item in items}), paper["speakers"]),
-        ("hours of speech", round(joined / 3600, 4), paper["speech_hours"]),
+        ("hours of speech", round(speech_stats["utterance_seconds"] / 3600, 4), paper["speech_hours"]),
         (f"hours in all ({p['snr_conditions']} SNRs)", round(background_seconds * p["snr_conditions"] / 3600, 4),
          paper["total_hours"]),
     ]
@@ -445,17 +477,41 @@ def _report(items, backgrounds, speech_stats, findings, paper, taxonomy, p, drop
         "speech": {
             "seconds_joined": round(joined, 3),
             "seconds_utterances": round(speech_stats["utterance_seconds"], 3),
-            "mean_seconds_per_mixture": round(joined / n, 3) if n else 0.0,
+            "mean_seconds_per_mixture": round(speech_stats["utterance_seconds"] / n, 3) if n else 0.0,
+            "mean_joined_seconds_per_mixture": round(joined / n, 3) if n else 0.0,
             "target_seconds": p["speech_target"],
             "utterances": sum(len(item.speech.parts) for item in items),
             "speakers_eligible": speech_stats["speakers_eligible"],
             "mixtures_per_speaker": _range(Counter(item.speech.speaker for item in items)),
         },
         "dropped_source_labels": {src: dict(sorted(c.items())) for src, c in dropped.items()},
+        "speech_in_backgrounds": _speech_census(items, census, p, taxonomy),
         **findings.as_dict(),
         "parameters": {k: v for k, v in p.items()},
     }
     return report
+
+
+def _speech_census(items, census: dict, p: dict, taxonomy: Taxonomy) -> dict:
+    """Per source and scene: backgrounds whose annotation carries speech, and what leaving them out costs
+    against the paper's count (DESED's 378 at home; MAESTRO-Real's 739 in even shares over its scenes)."""
+    scenes = [s for s in taxonomy.scene_ids if ("maestro-real", s) in census]
+    share = {("maestro-real", s): n for s, n in spread(p["maestro_clips"], dict.fromkeys(scenes, p["maestro_clips"]),
+                                                          scenes).items()}
+    share[("desed", "home")] = p["desed_clips"]
+    built = Counter((i.background.source, i.background.scene) for i in items)
+    built_speech = Counter((i.background.source, i.background.scene) for i in items if i.background.speech_labels)
+    rows = {}
+    for key in sorted(census, key=lambda k: (k[0], taxonomy.scene_ids.index(k[1]))):
+        candidates, with_speech = census[key]["candidates"], census[key]["with_speech"]
+        free = candidates - with_speech
+        rows[f"{key[0]}/{key[1]}"] = {
+            "paper_share": share[key], "built": built[key], "built_with_speech": built_speech[key],
+            "candidates": candidates, "candidates_with_speech": with_speech, "speech_free_candidates": free,
+            "short_of_share_without_speech": max(0, share[key] - free),
+        }
+    return {"rule": p["speech_backgrounds"], "per_source_and_scene": rows,
+            "built_with_speech": sum(built_speech.values()), "built": len(items)}
 
 
 def _range(counter: Counter) -> dict:
@@ -473,10 +529,22 @@ def report_markdown(report: dict) -> str:
     lines.append(tabulate(list(report["clips_per_event"].items()), headers=["event", "clips"], tablefmt="github"))
     sp = report["speech"]
     lines += ["", "## Speech", "",
-              f"{sp['utterances']} utterances, {sp['seconds_joined'] / 3600:.3f} h joined "
-              f"({sp['seconds_utterances'] / 3600:.3f} h without gaps), {sp['mean_seconds_per_mixture']} s per mixture "
-              f"(target {sp['target_seconds']} s); {sp['mixtures_per_speaker']['min']}-{sp['mixtures_per_speaker']['max']} "
+              f"{sp['utterances']} utterances, {sp['seconds_utterances'] / 3600:.3f} h of speech without the gaps "
+              f"between joined utterances ({sp['seconds_joined'] / 3600:.3f} h with them), "
+              f"{sp['mean_seconds_per_mixture']} s of speech per mixture (target {sp['target_seconds']} s, gaps not "
+              f"counted); {sp['mixtures_per_speaker']['min']}-{sp['mixtures_per_speaker']['max']} "
               f"mixtures per speaker; {sp['speakers_eligible']} speakers eligible."]
+    census = report["speech_in_backgrounds"]
+    lines += ["", "## Backgrounds whose annotation carries speech", "",
+              f"Rule: `--speech-backgrounds {census['rule']}`; {census['built_with_speech']} of {census['built']} "
+              "built backgrounds carry speech (DESED `Speech`; MAESTRO-Real `people talking`, `children voices`, "
+              "`announcement`). Candidates are the backgrounds the build could draw from; the last column is what "
+              "`--speech-backgrounds exclude` costs against the paper's count (an even share per MAESTRO-Real scene).", ""]
+    lines.append(tabulate(
+        [(k, r["paper_share"], r["built"], r["built_with_speech"], r["candidates"], r["candidates_with_speech"],
+          r["speech_free_candidates"], r["short_of_share_without_speech"]) for k, r in census["per_source_and_scene"].items()],
+        headers=["source/scene", "paper share", "built", "built with speech", "candidates", "with speech",
+                 "speech-free", "short without speech"], tablefmt="github"))
     dropped = [(src, label, n) for src, labels in report["dropped_source_labels"].items() for label, n in labels.items()]
     if dropped:
         lines += ["", "## Source labels dropped (annotation rows / 1 s segments)", ""]
@@ -495,6 +563,10 @@ def report_terminal(report: dict) -> str:
                       headers=["figure", "this build", "paper"], tablefmt="simple")]
     parts.append("per scene: " + ", ".join(f"{s} {n}" for s, n in report["backgrounds_per_scene"].items()))
     parts.append("per event: " + ", ".join(f"{e} {n}" for e, n in report["clips_per_event"].items()))
+    census = report["speech_in_backgrounds"]
+    parts.append(f"speech in backgrounds ({census['rule']}): {census['built_with_speech']} of {census['built']} built; "
+                 + ", ".join(f"{k} {r['built_with_speech']}/{r['built']} (speech-free candidates {r['speech_free_candidates']}"
+                             f" for a share of {r['paper_share']})" for k, r in census["per_source_and_scene"].items()))
     for key in ("skipped", "notes"):
         for kind, entry in report[key].items():
             first = f": {entry['examples'][0]}" if entry["examples"] else ""

@@ -15,6 +15,11 @@ Sets built from corpora reference the corpora in place: the header's
 root it names. ``speech.path`` may be a list of utterances, joined with
 ``speech.gap`` seconds of silence; ``background.start`` / ``duration`` cut a
 window out of a long recording (event times are relative to the window).
+``background.speech_labels`` (optional, a list of strings) names the
+speech-like labels the background's source annotation carries (DESED
+``Speech``; MAESTRO-Real ``people talking``, ``children voices``,
+``announcement``): such a background holds a competing talker. Left out when
+there are none, or when nothing is known (demo and imported sets).
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class Background:
     events: tuple[Event, ...] = field(default_factory=tuple)
     start: float = 0.0  # seconds into the file where the clip begins
     duration: float | None = None  # seconds; None = to the end of the file
+    speech_labels: tuple[str, ...] = ()  # speech-like source labels its annotation carries (e.g. "Speech")
 
     @property
     def event_labels(self) -> tuple[str, ...]:
@@ -102,6 +108,10 @@ class Item:
             del row["background"]["start"]
         if self.background.duration is None:
             del row["background"]["duration"]
+        if self.background.speech_labels:
+            row["background"]["speech_labels"] = list(self.background.speech_labels)
+        else:
+            del row["background"]["speech_labels"]
         return row
 
     def __hash__(self) -> int:
@@ -271,6 +281,10 @@ def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
     for name, value in (("speech.gap", gap), ("background.start", start), ("background.duration", duration)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ManifestError(f"{where}: {name} must be a non-negative number of seconds, got {value!r}")
+    speech_labels = bg.get("speech_labels", [])
+    if not isinstance(speech_labels, list) or not all(isinstance(x, str) and x for x in speech_labels):
+        raise ManifestError(f"{where}: background.speech_labels must be a list of source labels (strings), "
+                            f"got {speech_labels!r}")
     if duration is not None and duration == 0:
         raise ManifestError(f"{where}: background.duration is 0; give the window's length in seconds")
     for event in events:
@@ -292,6 +306,7 @@ def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
             events=tuple(events),
             start=float(start),
             duration=None if duration is None else float(duration),
+            speech_labels=tuple(speech_labels),
         ),
         premixed=premixed,
     )

@@ -93,7 +93,7 @@ def test_speech_is_joined_per_speaker_fits_and_spreads_evenly(built):
     manifest = load_manifest(out)
     roots = manifest.roots
     margin, target = DEFAULTS["build"]["margin"], DEFAULTS["build"]["speech_target"]
-    lengths = []
+    lengths, speech_only = [], []  # joined (gaps counted) and speech alone
     for item in manifest.items:
         sp = item.speech
         assert sp.gap == 0.25 and len(sp.parts) == len(set(sp.parts))
@@ -102,15 +102,19 @@ def test_speech_is_joined_per_speaker_fits_and_spreads_evenly(built):
         texts = [(roots["vctk"] / "txt" / sp.speaker / (p.split("/")[-1].replace("_mic1.flac", ".txt"))).read_text().strip()
                  for p in sp.parts]
         assert sp.transcript == " ".join(texts)
-        length = sum(sf.info(str(manifest.resolve(p))).duration for p in sp.parts) + sp.gap * (len(sp.parts) - 1)
+        speech = sum(sf.info(str(manifest.resolve(p))).duration for p in sp.parts)
+        length = speech + sp.gap * (len(sp.parts) - 1)
         lengths.append(length)
+        speech_only.append(speech)
         assert margin <= sp.onset and sp.onset + length <= 10.0 - margin + 1e-6
         assert sp.onset == round(sp.onset, 3)
-    assert abs(np.mean(lengths) - target) < 1.0 and max(lengths) <= 10.0 - 2 * margin
+    assert abs(np.mean(speech_only) - target) < 1.0 and max(lengths) <= 10.0 - 2 * margin
     per_speaker = Counter(i.speech.speaker for i in manifest.items)
     assert len(per_speaker) == 6 and max(per_speaker.values()) - min(per_speaker.values()) <= 1
     speech_hours = next(f["built"] for f in result.report["figures"] if f["figure"] == "hours of speech")
-    assert speech_hours == pytest.approx(sum(lengths) / 3600, abs=1e-4)
+    assert speech_hours == pytest.approx(sum(speech_only) / 3600, abs=1e-4)  # the gaps are not speech
+    assert result.report["speech"]["mean_seconds_per_mixture"] == pytest.approx(np.mean(speech_only), abs=1e-3)
+    assert result.report["speech"]["seconds_joined"] == pytest.approx(sum(lengths), abs=1e-2)
     mixer = Mixer(manifest)
     for index in range(0, len(manifest.items), 7):
         item = manifest.items[index]
@@ -299,3 +303,72 @@ def test_a_built_set_runs_at_the_upper_bound(built, tmp_path):
         assert rec["value"] == {"WER": 0.0, "mACC": 100.0, "mAP": 100.0}[rec["metric"]], rec
         assert rec["parse_failures"] == 0
     assert {r["n"] for r in records if r["snr"].startswith("snr_")} == {len(load_manifest(out).items)}
+
+
+# --------------------------------------------------------------------------- speech in backgrounds
+def _speech_by_hand(corpora, item) -> set[str]:
+    """Speech-like source labels of an item's background, read from the fixture's annotation files directly."""
+    speech_like = {"speech", "people talking", "children voices", "announcement"}
+    bg = item.background
+    if bg.source == "desed":
+        name = bg.path.rsplit("/", 1)[-1]
+        rows = [line.split("\t") for line in (corpora.desed / "metadata" / "validation" / "validation.tsv")
+                .read_text().splitlines()[1:]]
+        return {r[3] for r in rows if r[0] == name and r[3].lower() in speech_like}
+    scene_file = bg.path.rsplit("/", 1)[-1].replace(".wav", ".txt")
+    scene = bg.path.split("/")[-2]
+    active: Counter = Counter()
+    for line in (corpora.maestro / "development_annotation" / f"soft_labels_{scene}" / scene_file).read_text().splitlines():
+        onset, offset, label, confidence = line.split("\t")
+        overlap = min(float(offset), bg.start + 10) - max(float(onset), bg.start)
+        if label.lower() in speech_like and float(confidence) >= 0.5 and overlap > 0:
+            active[label] += overlap
+    return {label for label, seconds in active.items() if seconds >= 1.0 - 1e-6}
+
+
+def test_backgrounds_with_speech_are_kept_marked_and_counted_per_source_and_scene(corpora, built):
+    result, out = built
+    manifest = load_manifest(out)
+    for item in manifest.items:
+        assert set(item.background.speech_labels) == _speech_by_hand(corpora, item), item.id
+    marked = Counter((i.background.source, i.background.scene) for i in manifest.items if i.background.speech_labels)
+    assert marked and sum(marked.values()) < len(manifest.items)  # the fixture has both kinds
+    census = result.report["speech_in_backgrounds"]
+    assert census["rule"] == "keep" and census["built_with_speech"] == sum(marked.values())
+    for key, row in census["per_source_and_scene"].items():
+        source, scene = key.split("/")
+        assert row["built_with_speech"] == marked[(source, scene)]
+        assert row["speech_free_candidates"] == row["candidates"] - row["candidates_with_speech"]
+        assert row["short_of_share_without_speech"] == max(0, row["paper_share"] - row["speech_free_candidates"])
+    shares = [r["paper_share"] for k, r in census["per_source_and_scene"].items() if k.startswith("maestro-real/")]
+    assert shares == [148, 148, 148, 148, 147] and census["per_source_and_scene"]["desed/home"]["paper_share"] == 378
+    assert "## Backgrounds whose annotation carries speech" in (out / "build_report.md").read_text()
+    row = next(json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()[1:]
+               if json.loads(line)["id"] == next(i.id for i in manifest.items if i.background.speech_labels))
+    assert row["background"]["speech_labels"]
+
+
+def test_speech_backgrounds_exclude_leaves_them_out_and_reports_the_cost(corpora, built, tmp_path):
+    kept, _ = built
+    result = build(options(corpora, tmp_path / "out", speech_backgrounds="exclude"))
+    items = load_manifest(result.manifest).items
+    assert items and not any(i.background.speech_labels for i in items)
+    assert not any(_speech_by_hand(corpora, i) for i in items)
+    census = result.report["speech_in_backgrounds"]
+    assert census["rule"] == "exclude" and census["built_with_speech"] == 0
+    before = kept.report["speech_in_backgrounds"]["per_source_and_scene"]
+    for key, row in census["per_source_and_scene"].items():  # the same candidates, counted before leaving any out
+        assert (row["candidates"], row["candidates_with_speech"]) == (before[key]["candidates"], before[key]["candidates_with_speech"])
+        assert row["built"] <= row["speech_free_candidates"]
+    assert result.report["skipped"]["speech_in_background"]["count"] == sum(
+        r["candidates_with_speech"] for r in census["per_source_and_scene"].values())
+    assert load_manifest(result.manifest).header["build"]["speech_backgrounds"] == "exclude"
+
+
+def test_a_bad_speech_backgrounds_value_is_refused(corpora, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="--speech-backgrounds must be one of keep, exclude, got 'drop'"):
+        build(options(corpora, tmp_path / "out", speech_backgrounds="drop"))
+    with pytest.raises(SystemExit) as info:
+        main(["build", "--vctk", str(corpora.vctk), "--desed", str(corpora.desed), "--maestro", str(corpora.maestro),
+              "--out", str(tmp_path / "o"), "--speech-backgrounds", "drop"])
+    assert info.value.code == 2 and "invalid choice: 'drop'" in capsys.readouterr().err

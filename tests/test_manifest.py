@@ -35,6 +35,8 @@ def test_missing_manifest_names_the_path(tmp_path):
         (lambda row: row["speech"].update(onset="soon"), "speech.onset must be float"),
         (lambda row: row["speech"].update(path="../../etc/passwd"), "escapes the data root"),
         (lambda row: row["background"].update(path="/etc/passwd"), "escapes the data root"),
+        (lambda row: row["background"].update(speech_labels="Speech"), "background.speech_labels must be a list"),
+        (lambda row: row["background"].update(speech_labels=["Speech", 3]), "background.speech_labels must be a list"),
     ],
 )
 def test_broken_rows_are_refused_with_file_and_line(tmp_path, mutate, message):

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"MAESTRO soft-label confidence threshold (default {m['threshold']})")
     parser.add_argument("--min-event-span", type=float, default=None,
                         help=f"seconds an event must be active in a window (default {m['min_event_span']})")
+    parser.add_argument("--speech-backgrounds", choices=("keep", "exclude"), default=None,
+                        help="backgrounds whose annotation carries speech (DESED Speech, MAESTRO-Real people talking, "
+                             f"children voices, announcement): keep them, marked, or exclude them (default {b['speech_backgrounds']})")
     parser.add_argument("--desed-tsv", type=Path, action="append", default=[],
                         help="a DESED strong-label TSV to use (repeatable; default: every one under --desed)")
     parser.add_argument("--name", default="sseu-bench", help="the set's name in the manifest (default sseu-bench)")
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         desed_clips=args.desed_clips, maestro_clips=args.maestro_clips, speakers=args.speakers,
         speech_target=args.speech_target, gap=args.gap, margin=args.margin, mic=args.mic, hop=args.hop,
         threshold=args.threshold, min_event_span=args.min_event_span, desed_tsvs=args.desed_tsv,
+        speech_backgrounds=args.speech_backgrounds,
         strict=args.strict, name=args.name, progress=progress,
     ))
     print(report_terminal(result.report))

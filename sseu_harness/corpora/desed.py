@@ -7,8 +7,9 @@ AudioSet pattern; synthetic soundscapes such as ``0.wav`` are ignored) and
 finds each clip's audio by file name anywhere under the folder. A clip listed
 in several TSVs takes its labels from the first TSV in path order.
 
-Source labels go through the taxonomy: speech-like ones are dropped, the
-rest must map onto a taxonomy class (or be listed as ignored in
+Source labels go through the taxonomy: speech-like ones are dropped from the
+events (and kept as the clip's ``speech``, so the build can mark or leave out
+backgrounds with a talker), the rest must map onto a taxonomy class (or be listed as ignored in
 ``build_defaults.toml``); any other label stops the build with the file, the
 line and the fix. A clip whose audio is missing, or left with no event, is
 skipped and counted.
@@ -38,6 +39,7 @@ class Clip:
     relative: str  # audio path relative to the DESED root
     events: tuple[Event, ...]  # taxonomy ids, seconds in the clip
     tsv: Path
+    speech: tuple[str, ...] = ()  # speech-like source labels annotated in the clip (sorted, distinct)
 
 
 class DESED:
@@ -94,6 +96,7 @@ class DESED:
                                    "download the missing DESED clips (or ignore: it is skipped)")
                 continue
             events = []
+            speech = sorted({label for _, label, _, _ in entries if self.taxonomy.is_speech_like(label)})
             for line, label, onset, offset in entries:
                 event_id = self._map(tsv, line, label)
                 if event_id is None:
@@ -102,7 +105,7 @@ class DESED:
                     self.findings.note("zero_length_event", f"{tsv}:{line}: {label} from {onset} to {offset} s has no length; dropped")
                     continue
                 events.append(Event(event_id, onset, offset))
-            clips.append(Clip(filename, path.relative_to(self.root).as_posix(), tuple(events), tsv))
+            clips.append(Clip(filename, path.relative_to(self.root).as_posix(), tuple(events), tsv, tuple(speech)))
         if not clips:
             raise ConfigError(
                 f"--desed {self.root}: none of the {len(rows)} clips in the TSVs has its audio under this folder; "

@@ -16,7 +16,10 @@ boundary. A window's events: the 1 s segments whose confidence is >=
 where they touch; a class counts as present when its active time inside the
 window is at least ``min_event_span`` (1 s, one segment). Speech-like labels
 and the MAESTRO classes outside the paper's 18 (``ignored_labels``) are
-dropped. Silent windows and windows left with no event are skipped and counted.
+dropped from the events. Silent windows and windows left with no event are
+skipped and counted. A window's speech-like labels present by the same rule
+(thresholded, at least ``min_event_span``) are kept apart as its ``speech``:
+the build marks such backgrounds and can leave them out.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Recording:
     annotation: Path
     segments: tuple[Segment, ...]
     annotated_end: float  # last offset in the annotation file (any label)
+    speech: tuple[Segment, ...] = ()  # speech-like segments, labelled with their source label
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Window:
     start: float
     duration: float
     events: tuple[Event, ...]  # relative to the window
+    speech: tuple[str, ...] = ()  # speech-like source labels present in the window, by the events' rule
 
     @property
     def id(self) -> str:
@@ -129,9 +134,9 @@ class MAESTRO:
             for stem in sorted(set(labels) - set(audio)):
                 self.findings.skip("missing_audio", f"{labels[stem]}: no audio {scene_dir / (stem + '.wav')}; skipped")
             for stem in sorted(set(audio) & set(labels)):
-                segments, end = self._read_annotation(labels[stem])
+                segments, speech, end = self._read_annotation(labels[stem])
                 recordings.append(Recording(scene, stem, audio[stem].relative_to(self.root).as_posix(),
-                                            labels[stem], segments, end))
+                                            labels[stem], segments, end, speech))
         if not recordings:
             raise ConfigError(f"--maestro {self.root}: no recording has both audio and an annotation; expected {EXPECT}")
         return recordings
@@ -162,7 +167,8 @@ class MAESTRO:
             else:
                 events = self.window_events(recording.segments, start)
                 if events:
-                    out.append(Window(recording, round(start, 3), self.window, events))
+                    speech = tuple(sorted({e.label for e in self.window_events(recording.speech, start)}))
+                    out.append(Window(recording, round(start, 3), self.window, events, speech))
                 else:
                     self.findings.skip("no_event_maestro", f"{window_id}: no non-speech event left; skipped")
             start = round(start + self.hop, 6)
@@ -189,8 +195,10 @@ class MAESTRO:
             events.extend(Event(label, round(on, 3), round(off, 3)) for on, off in merged)
         return tuple(sorted(events, key=lambda e: (e.onset, e.label)))
 
-    def _read_annotation(self, path: Path) -> tuple[tuple[Segment, ...], float]:
+    def _read_annotation(self, path: Path) -> tuple[tuple[Segment, ...], tuple[Segment, ...], float]:
+        """(event segments, speech-like segments, last offset) of one soft-label file."""
         segments: list[Segment] = []
+        speech: list[Segment] = []
         end = 0.0
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
@@ -217,6 +225,7 @@ class MAESTRO:
             label = fields[2]
             if self.taxonomy.is_speech_like(label):
                 self.dropped[f"{label} (speech-like)"] += 1
+                speech.append(Segment(onset, offset, label, confidence))
                 continue
             if label.lower() in self.ignored:
                 self.dropped[f"{label} (not among the 18 classes)"] += 1
@@ -231,4 +240,4 @@ class MAESTRO:
             segments.append(Segment(onset, offset, event_id, confidence))
         if end == 0.0:
             raise ConfigError(f"{path}: the annotation is empty; re-download development_annotation.zip")
-        return tuple(segments), end
+        return tuple(segments), tuple(speech), end
