@@ -64,6 +64,7 @@ class Mixer:
         self.manifest = manifest
         self._sources: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_items = cache_items
+        self._levels: dict[str, _Levels] = {}  # item id -> its level rule's constants: 3 floats, computed once
 
     def sources(self, item: Item) -> tuple[np.ndarray, np.ndarray]:
         """(speech, background) of an item, mono float32 at MIX_RATE."""
@@ -94,7 +95,10 @@ class Mixer:
                 f"runs past the end of its background ({background.size / MIX_RATE:.2f} s); "
                 "lower speech.onset or use a longer background"
             )
-        speech_gain, background_gain = _gains(item, speech, background, start, snr_db)
+        levels = self._levels.get(item.id)
+        if levels is None:
+            levels = self._levels[item.id] = _levels(item, speech, background, start)
+        speech_gain, background_gain = levels.gains(snr_db)
         wave = background_gain * background.astype(np.float64)
         wave[start:end] += speech_gain * speech.astype(np.float64)
         return Mixture(wave.astype(np.float32), snr_db, speech_gain, background_gain, start, end)
@@ -114,8 +118,23 @@ class Mixer:
         return resample(wave, rate, MIX_RATE)
 
 
-def _gains(item: Item, speech: np.ndarray, background: np.ndarray, start: int, snr_db: float) -> tuple[float, float]:
-    """(speech gain, background gain) of the level rule and the clip-safe scale in the module doc."""
+@dataclass(frozen=True)
+class _Levels:
+    """An item's constants of the level rule: each source's RMS over the speech span and the common level."""
+
+    speech_rms: float
+    background_rms: float
+    level: float  # RMS of the louder source: 10^(LEVEL_DBFS/20), or lower where the clip-safe scale applies
+
+    def gains(self, snr_db: float) -> tuple[float, float]:
+        """(speech gain, background gain) at an SNR; +inf and -inf give a gain of 0 to the other source."""
+        speech_rel = 1.0 if snr_db >= 0 else 10.0 ** (snr_db / 20.0)
+        background_rel = 1.0 if snr_db <= 0 else 10.0 ** (-snr_db / 20.0)
+        return self.level * speech_rel / self.speech_rms, self.level * background_rel / self.background_rms
+
+
+def _levels(item: Item, speech: np.ndarray, background: np.ndarray, start: int) -> _Levels:
+    """The level rule and the clip-safe scale of the module doc, for one item."""
     s = speech.astype(np.float64)
     b = background.astype(np.float64)
     speech_rms = math.sqrt(float(np.mean(np.square(s))))
@@ -131,7 +150,4 @@ def _gains(item: Item, speech: np.ndarray, background: np.ndarray, start: int, s
     b /= background_rms
     # the loudest condition is +inf, 0 dB or -inf: peaks of s, of s + b over the span, of b
     peak = max(float(np.max(np.abs(s))), float(np.max(np.abs(b))), float(np.max(np.abs(s + b[start:start + s.size]))))
-    level = min(10.0 ** (LEVEL_DBFS / 20.0), PEAK_LIMIT / peak)
-    speech_rel = 1.0 if snr_db >= 0 else 10.0 ** (snr_db / 20.0)  # -inf -> 0
-    background_rel = 1.0 if snr_db <= 0 else 10.0 ** (-snr_db / 20.0)  # +inf -> 0
-    return level * speech_rel / speech_rms, level * background_rel / background_rms
+    return _Levels(speech_rms, background_rms, min(10.0 ** (LEVEL_DBFS / 20.0), PEAK_LIMIT / peak))
