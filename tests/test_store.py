@@ -72,6 +72,17 @@ def test_what_changes_an_answer_changes_its_key(source):
     assert adapter.clips == 30
 
 
+def test_answers_mixed_under_another_mixing_rule_are_not_reused(source, monkeypatch):
+    from sseu_harness import inference
+
+    adapter = Counting()
+    monkeypatch.setattr(inference, "MIXER_VERSION", "sseu-mix-1")  # answers stored under the old level rule
+    source.answers(slot_for(adapter), ITEMS, CASE, "prompt", 0)
+    monkeypatch.undo()
+    again = source.answers(slot_for(adapter), ITEMS, CASE, "prompt", 0)
+    assert adapter.clips == 12 and again.from_store == 0
+
+
 def test_empty_answers_are_stored_too(source):
     adapter = Counting(answers="")
     source.answers(slot_for(adapter), ITEMS, CASE, "p", 0)
