@@ -15,6 +15,7 @@ import numpy as np
 from .adapter import Answer, ClassScores, Failure
 from .manifest import Item
 from .metrics import clip_word_errors, mean_accuracy, mean_average_precision, word_error_rate
+from .normalizer import Normalizer, get_normalizer
 from .parser import parse_answer
 from .scoring import Scorer
 
@@ -55,12 +56,12 @@ def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
 
 
 def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequence[Answer | Failure],
-                   scorer: Scorer) -> SliceResult:
+                   scorer: Scorer, normalizer: Normalizer | None = None) -> SliceResult:
     clips = [_clip(a, task, mode) for a in answers]
     errors = [c.failure.removeprefix("error: ") for c in clips if c.error]
     failures = sum(c.failure is not None and not c.error for c in clips)
     if task == "ASR":
-        value, rows = _asr(items, answers, clips)
+        value, rows = _asr(items, answers, clips, normalizer or get_normalizer())
     elif task == "ASC":
         value, rows = _asc(items, answers, clips, scorer)
     else:
@@ -68,14 +69,14 @@ def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequenc
     return SliceResult(value, failures, len(errors), rows, errors[:FIRST_ERRORS])
 
 
-def _asr(items, answers, clips) -> tuple[float, list[dict]]:
+def _asr(items, answers, clips, normalizer: Normalizer) -> tuple[float, list[dict]]:
     hyps = [c.value or "" for c in clips]
     rows = []
     for item, answer, clip, hyp in zip(items, answers, clips, hyps):
-        errors, words = clip_word_errors(item.speech.transcript, hyp)
+        errors, words = clip_word_errors(item.speech.transcript, hyp, normalizer)
         rows.append(_row(item, answer, clip, reference=item.speech.transcript, hypothesis=clip.value,
                          errors=errors, ref_words=words))
-    return word_error_rate([i.speech.transcript for i in items], hyps), rows
+    return word_error_rate([i.speech.transcript for i in items], hyps, normalizer), rows
 
 
 def _asc(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
