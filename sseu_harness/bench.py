@@ -110,7 +110,7 @@ class Bench:
         items = self.items_at(case.snr)
         prompt = self.prompts.prompt(case.task, case.mode, case.model)
         started = time.perf_counter()
-        values, rows, failures, errors, first_errors, from_store = [], [], 0, 0, [], 0
+        values, rows, failures, refusals, errors, first_errors, from_store = [], [], 0, 0, 0, [], 0
         for run, seed in enumerate(self.seeds):
             got = self._shared.get(
                 case, seed, lambda: self.answers.answers(slot, items, case, prompt, seed, progress)
@@ -118,13 +118,15 @@ class Bench:
             result = evaluate_slice(case.task, case.mode, items, got.answers, self.scorer, self.normalizer)
             values.append(result.value)
             failures += result.failures
+            refusals += result.refusals
             errors += result.errors
             first_errors += result.first_errors
             from_store += got.from_store
             for row in result.rows:
                 rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
                              "mode": case.mode, "run": run, "seed": seed, **row})
-        record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started)
+        record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started,
+                             refusals=refusals)
         record.update(
             errors=errors,
             first_errors=first_errors[:3],

@@ -1,8 +1,9 @@
 """From answers of one slice to its metric: parse, score (paper eq. 1-3), measure.
 
-Every clip stays in the denominator. A clip whose model call failed (`errors`)
-or whose answer cannot be parsed (`failures`) gets an empty prediction: an
-empty transcript, no scene (never counted correct), no events (p_n = 0).
+Every clip stays in the denominator. A clip whose model call failed (`errors`),
+whose answer cannot be parsed (`failures`) or declines (`refusals`: "I don't
+know", see `refusals.py`) gets an empty prediction: an empty transcript, no
+scene (never counted correct), no events (p_n = 0).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class SliceResult:
     value: float  # percent
     failures: int  # unparsable answers (including empty ones)
     errors: int  # failed model calls (exceptions, timeouts)
+    refusals: int  # answers that declined (scored as empty predictions)
     rows: list[dict]  # one per clip, for predictions.jsonl: also the per-clip figures the bootstrap resamples
     first_errors: list[str] = field(default_factory=list)
 
@@ -37,6 +39,7 @@ class _Clip:
     value: object  # the field the task needs, or None
     failure: str | None
     error: bool
+    refused: bool = False
 
 
 def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
@@ -46,13 +49,20 @@ def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
         scores = answer.scenes if task == "ASC" else answer.events
         return _Clip(scores, None if scores is not None else "model gives no class scores", False)
     parsed = parse_answer(answer, task, mode)
-    value = {"ASR": parsed.transcript, "ASC": parsed.scene, "AT": parsed.events}[task]
+    field = _FIELD_OF_TASK[task]
+    value = getattr(parsed, field)
+    if field in parsed.refused:
+        return _Clip(value, None, False, refused=True)
     return _Clip(value, None if value is not None else (parsed.failure or "unparsable"), False)
+
+
+_FIELD_OF_TASK = {"ASR": "transcript", "ASC": "scene", "AT": "events"}
 
 
 def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
     raw = answer if isinstance(answer, str) else ("" if isinstance(answer, Failure) else "<class scores>")
-    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, **fields}
+    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, "refused": clip.refused,
+            **fields}
 
 
 def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequence[Answer | Failure],
@@ -66,7 +76,7 @@ def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequenc
         value, rows = _asc(items, answers, clips, scorer)
     else:
         value, rows = _at(items, answers, clips, scorer)
-    return SliceResult(value, failures, len(errors), rows, errors[:FIRST_ERRORS])
+    return SliceResult(value, failures, len(errors), sum(c.refused for c in clips), rows, errors[:FIRST_ERRORS])
 
 
 def _asr(items, answers, clips, normalizer: Normalizer) -> tuple[float, list[dict]]:
