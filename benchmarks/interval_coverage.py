@@ -187,7 +187,7 @@ def main() -> None:
             print(f"{scenario.name:<18} {n:>4} {m['truth']:>6.2f} {m['bias']:>+6.2f} {m['below']:>5.2f} {m['smallest']:>6} | "
                   f"{cells}   ({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"\nbasic interval's coverage by the clips of the slice's rarest class (warning below {MIN_CLIPS_PER_CLASS}):")
-    for (name, bucket), (hit, total) in sorted(by_smallest.items()):
+    for (name, bucket), (hit, total) in sorted(by_smallest.items(), key=lambda kv: (kv[0][0], int(kv[0][1].strip(">=").split("-")[0]))):
         if name.startswith(("AT", "ASC")):
             print(f"  {name:<18} rarest class {bucket:>6} clips: {hit / total:6.1%} of {total}")
 
