@@ -23,7 +23,8 @@ Decisions, each covered by tests:
   numbering, quotes and trailing punctuation; the "none" words give no event;
   duplicates are dropped case-insensitively, keeping the first.
 - A field whose value declines ("Scene: I don't know", "I can't transcribe
-  this", phrases in `data/refusals.toml`, see `refusals.py`) is listed in
+  this", "Transcript: [inaudible]"; phrases in `data/refusals.toml`, see
+  `refusals.py`; a transcript "I don't know" is speech) is listed in
   `refused` and given the empty value (transcript "", scene None, events ()),
   with no failure: it is an answer, scored as wrong, never embedded. So is a
   field with no labelled line when the whole answer declines ("I'm sorry, but
@@ -147,7 +148,7 @@ def _declines(field: str, value: object) -> bool:
     """A transcript or scene that declines, or an event list whose every item declined (see `_events`)."""
     if field == "events":
         return isinstance(value, _Declined)
-    return isinstance(value, str) and bool(value) and is_refusal(value)
+    return isinstance(value, str) and bool(value) and is_refusal(value, transcript=field == "transcript")
 
 
 class _Declined(tuple):
@@ -173,7 +174,7 @@ def _whole_transcript(lines: list[str], vocab: _Vocabulary) -> ParsedAnswer:
     transcript = _unwrap(" ".join(line for line in lines if line))
     if not transcript:
         return ParsedAnswer(None, None, None, "empty transcript")
-    if is_refusal(transcript):
+    if is_refusal(transcript, transcript=True):
         return ParsedAnswer("", None, None, None, refused=("transcript",))
     return ParsedAnswer(transcript, None, None, None)
 

@@ -23,14 +23,17 @@ REFUSALS_FILE = Path(__file__).parent / "data" / "refusals.toml"
 @dataclass(frozen=True)
 class _Phrases:
     exact: frozenset[str]
+    transcript_exact: frozenset[str]
     starts: re.Pattern[str]
 
 
-def is_refusal(text: str) -> bool:
-    """True when `text` (normalised) is one of the file's `exact` phrases or starts with one of its `starts`."""
+def is_refusal(text: str, transcript: bool = False) -> bool:
+    """True when `text` (normalised) starts with one of the file's `starts` phrases or is one of its `exact`
+    phrases (`transcript_exact` for a transcript: "I don't know" may be what the speaker said)."""
     phrases = _phrases()
     text = normalize(text)
-    return text in phrases.exact or phrases.starts.match(text) is not None
+    exact = phrases.transcript_exact if transcript else phrases.exact
+    return text in exact or phrases.starts.match(text) is not None
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +42,7 @@ def _phrases() -> _Phrases:
         raw = tomllib.loads(REFUSALS_FILE.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read refusal phrases {REFUSALS_FILE}: {exc}") from exc
-    known = ("version", "exact", "starts")
+    known = ("version", "exact", "transcript_exact", "starts")
     for key in raw:
         if key not in known:
             raise ConfigError(f"{REFUSALS_FILE}: unknown key {key!r}; fix: use one of {', '.join(known)}")
@@ -55,4 +58,4 @@ def _phrases() -> _Phrases:
         return value
 
     starts = sorted(phrases("starts"), key=len, reverse=True)
-    return _Phrases(frozenset(phrases("exact")), re.compile(rf"(?:{'|'.join(map(re.escape, starts))})(?: |$)"))
+    return _Phrases(frozenset(phrases("exact")), frozenset(phrases("transcript_exact")), re.compile(rf"(?:{'|'.join(map(re.escape, starts))})(?: |$)"))

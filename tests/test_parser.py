@@ -401,8 +401,9 @@ def test_joint_refusals_are_per_field() -> None:
 @pytest.mark.parametrize(
     ("answer", "task", "expected"),
     [
-        # a transcript that merely starts like a refusal is speech
+        # a transcript that merely starts like a refusal, or says "I don't know", is speech
         ("I can't believe it is over.", "ASR", ParsedAnswer("I can't believe it is over.", None, None, None)),
+        ("I don't know.", "ASR", ParsedAnswer("I don't know.", None, None, None)),
         ("It's easy to tell the depth of a well.", "ASR",
          ParsedAnswer("It's easy to tell the depth of a well.", None, None, None)),
         # a hedge that still names a scene is an answer; "none" is a valid "no events"
@@ -425,10 +426,12 @@ def test_every_refusal_phrase_of_the_data_file_declines_and_the_loader_checks_it
     data = tomllib.loads(refusals.REFUSALS_FILE.read_text(encoding="utf-8"))
     for phrase in data["exact"]:
         assert parse_answer(f"Scene: {phrase.capitalize()}.", "ASC", "independent").refused == ("scene",), phrase
+    for phrase in data["transcript_exact"]:
+        assert parse_answer(f"Transcript: [{phrase}]", "ASR", "joint").refused == ("transcript",), phrase
     for phrase in data["starts"]:
         assert parse_answer(f"{phrase.capitalize()} this, sorry.", "ASR", "independent").refused == ("transcript",), phrase
     bad = tmp_path / "refusals.toml"
-    bad.write_text('exact = ["Not Sure"]\nstarts = ["i can\'t transcribe"]\n')
+    bad.write_text('exact = ["Not Sure"]\ntranscript_exact = ["inaudible"]\nstarts = ["i can\'t transcribe"]\n')
     monkeypatch.setattr(refusals, "REFUSALS_FILE", bad)
     refusals._phrases.cache_clear()
     try:
