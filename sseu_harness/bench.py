@@ -23,7 +23,7 @@ from .evaluation import evaluate_slice
 from .inference import AnswerSource, ModelSlot, Progress, SharedAnswers
 from .manifest import Item, Manifest, load_manifest
 from .mixer import MIXER_VERSION, Mixer
-from .normalizer import NORMALIZER_VERSION
+from .normalizer import get_normalizer
 from .parser import PARSER_VERSION
 from .prompts import PromptSet, load_prompts
 from .records import case_record
@@ -38,6 +38,7 @@ class Bench:
         if config.runs < 1:
             raise ConfigError(f"--sseu-runs must be at least 1, got {config.runs}")
         self.config = config
+        self.normalizer = get_normalizer(config.normalizer)
         self.taxonomy = load_taxonomy()
         self.manifest: Manifest = load_manifest(config.data, self.taxonomy)
         self.prompts: PromptSet = load_prompts(config.prompts)
@@ -109,28 +110,30 @@ class Bench:
         items = self.items_at(case.snr)
         prompt = self.prompts.prompt(case.task, case.mode, case.model)
         started = time.perf_counter()
-        values, rows, failures, errors, first_errors, from_store = [], [], 0, 0, [], 0
+        values, rows, failures, refusals, errors, first_errors, from_store = [], [], 0, 0, 0, [], 0
         for run, seed in enumerate(self.seeds):
             got = self._shared.get(
                 case, seed, lambda: self.answers.answers(slot, items, case, prompt, seed, progress)
             )
-            result = evaluate_slice(case.task, case.mode, items, got.answers, self.scorer)
+            result = evaluate_slice(case.task, case.mode, items, got.answers, self.scorer, self.normalizer)
             values.append(result.value)
             failures += result.failures
+            refusals += result.refusals
             errors += result.errors
             first_errors += result.first_errors
             from_store += got.from_store
             for row in result.rows:
                 rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
                              "mode": case.mode, "run": run, "seed": seed, **row})
-        record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started)
+        record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started,
+                             refusals=refusals)
         record.update(
             errors=errors,
             first_errors=first_errors[:3],
             from_store=from_store,
             prompt_sha256=hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
             prompt_set=self.prompts.version,
-            normalizer=NORMALIZER_VERSION,
+            normalizer=self.normalizer.id,
         )
         return record, rows
 
@@ -141,7 +144,7 @@ class Bench:
             "manifest": {"name": self.manifest.name, "path": str(self.manifest.path),
                          "sha256": self.manifest.sha256, "items": len(self.manifest.items)},
             "prompts": {"version": self.prompts.version, "sha256": self.prompts.sha256},
-            "normalizer": NORMALIZER_VERSION,
+            "normalizer": self.normalizer.id,
             "parser": PARSER_VERSION,
             "taxonomy": self.taxonomy.version,
             "embedder": self.embedder.name,

@@ -143,6 +143,15 @@ class CaseClips:
         """Per-replicate value of the case (mean over the replicate's drawn runs): shape (B,)."""
         return hierarchical_mean(self.per_run(self.weights(draws)), draws)
 
+    def smallest_class(self) -> int | None:
+        """Clips of the rarest class the metric averages over (scene for mACC, event class with a positive for
+        mAP); None for WER, which has no classes. Few clips there make the interval unreliable (`intervals.py`)."""
+        if self.task == "ASC":
+            return int(self.stats["scene"].sum(axis=0).min())
+        if self.task == "AT":
+            return int(self.stats["truth"].sum(axis=0).min()) if self.stats["truth"].size else 0
+        return None
+
     def weights(self, draws: Draws) -> np.ndarray:
         try:
             return draws.weights[:, [draws.universe[c] for c in self.clips]]

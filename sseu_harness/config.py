@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .normalizer import DEFAULT_NORMALIZER
 from .prompts import DEFAULT_PROMPTS
 
 
@@ -18,6 +19,7 @@ class BenchConfig:
     runs: int = 1
     seed: int = 0
     embedder: str = "minilm"
+    normalizer: str = DEFAULT_NORMALIZER  # --sseu-normalizer: the WER text normaliser's name
     cache_dir: Path = Path(".sseu-cache")
     prompts: Path = DEFAULT_PROMPTS
     model_settings: dict = field(default_factory=dict)

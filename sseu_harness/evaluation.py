@@ -1,8 +1,9 @@
 """From answers of one slice to its metric: parse, score (paper eq. 1-3), measure.
 
-Every clip stays in the denominator. A clip whose model call failed (`errors`)
-or whose answer cannot be parsed (`failures`) gets an empty prediction: an
-empty transcript, no scene (never counted correct), no events (p_n = 0).
+Every clip stays in the denominator. A clip whose model call failed (`errors`),
+whose answer cannot be parsed (`failures`) or declines (`refusals`: "I don't
+know", see `refusals.py`) gets an empty prediction: an empty transcript, no
+scene (never counted correct), no events (p_n = 0).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from .adapter import Answer, ClassScores, Failure
 from .manifest import Item
 from .metrics import clip_word_errors, mean_accuracy, mean_average_precision, word_error_rate
+from .normalizer import Normalizer, get_normalizer
 from .parser import parse_answer
 from .scoring import Scorer
 
@@ -27,6 +29,7 @@ class SliceResult:
     value: float  # percent
     failures: int  # unparsable answers (including empty ones)
     errors: int  # failed model calls (exceptions, timeouts)
+    refusals: int  # answers that declined (scored as empty predictions)
     rows: list[dict]  # one per clip, for predictions.jsonl: also the per-clip figures the bootstrap resamples
     first_errors: list[str] = field(default_factory=list)
 
@@ -36,6 +39,7 @@ class _Clip:
     value: object  # the field the task needs, or None
     failure: str | None
     error: bool
+    refused: bool = False
 
 
 def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
@@ -45,37 +49,44 @@ def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
         scores = answer.scenes if task == "ASC" else answer.events
         return _Clip(scores, None if scores is not None else "model gives no class scores", False)
     parsed = parse_answer(answer, task, mode)
-    value = {"ASR": parsed.transcript, "ASC": parsed.scene, "AT": parsed.events}[task]
+    field = _FIELD_OF_TASK[task]
+    value = getattr(parsed, field)
+    if field in parsed.refused:
+        return _Clip(value, None, False, refused=True)
     return _Clip(value, None if value is not None else (parsed.failure or "unparsable"), False)
+
+
+_FIELD_OF_TASK = {"ASR": "transcript", "ASC": "scene", "AT": "events"}
 
 
 def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
     raw = answer if isinstance(answer, str) else ("" if isinstance(answer, Failure) else "<class scores>")
-    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, **fields}
+    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, "refused": clip.refused,
+            **fields}
 
 
 def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequence[Answer | Failure],
-                   scorer: Scorer) -> SliceResult:
+                   scorer: Scorer, normalizer: Normalizer | None = None) -> SliceResult:
     clips = [_clip(a, task, mode) for a in answers]
     errors = [c.failure.removeprefix("error: ") for c in clips if c.error]
     failures = sum(c.failure is not None and not c.error for c in clips)
     if task == "ASR":
-        value, rows = _asr(items, answers, clips)
+        value, rows = _asr(items, answers, clips, normalizer or get_normalizer())
     elif task == "ASC":
         value, rows = _asc(items, answers, clips, scorer)
     else:
         value, rows = _at(items, answers, clips, scorer)
-    return SliceResult(value, failures, len(errors), rows, errors[:FIRST_ERRORS])
+    return SliceResult(value, failures, len(errors), sum(c.refused for c in clips), rows, errors[:FIRST_ERRORS])
 
 
-def _asr(items, answers, clips) -> tuple[float, list[dict]]:
+def _asr(items, answers, clips, normalizer: Normalizer) -> tuple[float, list[dict]]:
     hyps = [c.value or "" for c in clips]
     rows = []
     for item, answer, clip, hyp in zip(items, answers, clips, hyps):
-        errors, words = clip_word_errors(item.speech.transcript, hyp)
+        errors, words = clip_word_errors(item.speech.transcript, hyp, normalizer)
         rows.append(_row(item, answer, clip, reference=item.speech.transcript, hypothesis=clip.value,
                          errors=errors, ref_words=words))
-    return word_error_rate([i.speech.transcript for i in items], hyps), rows
+    return word_error_rate([i.speech.transcript for i in items], hyps, normalizer), rows
 
 
 def _asc(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:

@@ -9,14 +9,14 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from .errors import ConfigError
-from .normalizer import NORMALIZER_VERSION, normalize
+from .normalizer import Normalizer, get_normalizer
 
 
-def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+def word_error_rate(references: Sequence[str], hypotheses: Sequence[str], normalizer: Normalizer | None = None) -> float:
     """Corpus-level WER in percent: total (S + D + I) over total reference words.
 
-    Both sides go through `normalizer.normalize` first, so punctuation and case
-    never count as errors. Corpus-level (not a mean of per-utterance WERs) so
+    Both sides go through the normaliser first (default: `whisper-en`), so
+    punctuation, case, number and spelling forms never count as errors. Corpus-level (not a mean of per-utterance WERs) so
     that short utterances do not dominate. An empty hypothesis is a valid (all
     deletions) answer; an empty reference is a broken benchmark item.
     """
@@ -27,13 +27,14 @@ def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> flo
         )
     if not references:
         raise ConfigError("word_error_rate got no references; score at least one utterance")
-    refs = [normalize(r) for r in references]
-    hyps = [normalize(h) for h in hypotheses]
+    normalizer = normalizer or get_normalizer()
+    refs = [normalizer.apply(r) for r in references]
+    hyps = [normalizer.apply(h) for h in hypotheses]
     empty = [i for i, r in enumerate(refs) if not r]
     if empty:
         raise ConfigError(
             f"reference(s) at position(s) {empty[:10]} are empty after normalisation "
-            f"({NORMALIZER_VERSION}); a benchmark reference cannot be empty: fix the transcript "
+            f"({normalizer.id}); a benchmark reference cannot be empty: fix the transcript "
             "or drop the item from the manifest"
         )
     out = jiwer.process_words(refs, hyps)
@@ -42,9 +43,10 @@ def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> flo
     return 100.0 * errors / words
 
 
-def clip_word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+def clip_word_errors(reference: str, hypothesis: str, normalizer: Normalizer | None = None) -> tuple[int, int]:
     """(S + D + I, reference words) of one clip after normalisation; their sums over a slice give its WER."""
-    out = jiwer.process_words(normalize(reference), normalize(hypothesis))
+    normalizer = normalizer or get_normalizer()
+    out = jiwer.process_words(normalizer.apply(reference), normalizer.apply(hypothesis))
     return out.substitutions + out.deletions + out.insertions, out.substitutions + out.deletions + out.hits
 
 

@@ -1,64 +1,88 @@
-"""English text normaliser applied to references and hypotheses before WER.
+"""The text normaliser applied to references and hypotheses before WER (`--sseu-normalizer`).
 
-WER depends on the normaliser as much as on the model, so the rules below are a
-versioned contract: records carry `NORMALIZER_VERSION`, and any change to the
-rules (however small) must bump it, so scores from different rule sets are
-never compared as if they were the same metric.
+WER depends on the normaliser as much as on the model ("It's twenty past ten"
+against "it's 20 past 10" is 50 % WER without one that writes numbers alike),
+so each normaliser has an id naming its rules and, for a packaged one, the
+package's exact version. The id is recorded in every record and summary, and
+`sseu merge` refuses reports of different ids.
 
-Rules of "sseu-en-1", applied in this order:
-
-1. Unicode NFKC (full-width letters, ligatures such as "ﬁ" and no-break spaces
-   become their plain forms).
-2. Lowercase (`str.lower`).
-3. Curly single quotes and the modifier apostrophe (‘ ’ ‚ ‛ ʼ) become "'";
-   curly double quotes („ “ ” ‟) become '"'.
-4. Hyphens and dashes (- ‐ ‑ ‒ – — ― −), slashes (/ \\) and underscores become
-   spaces: "well-known" -> "well known", "and/or" -> "and or".
-5. Every other character that is not a letter, a digit, a combining mark,
-   whitespace or an apostrophe becomes a space: all punctuation and symbols
-   are dropped ("mr. smith, hi!" -> "mr smith hi", "u.s." -> "u s").
-6. An apostrophe is kept only between two letters or digits ("don't",
-   "o'clock", "rock'n'roll"); any other apostrophe (leading, trailing,
-   standing alone) is removed: "'hello'" -> "hello", "dogs'" -> "dogs".
-7. Runs of whitespace collapse to one space; the result is stripped.
-
-Not done (on purpose): no spelling of numbers ("3" stays "3", "three" stays
-"three"), no British/American spelling merge, no contraction expansion.
+- ``whisper-en`` (default), id ``whisper-en-1/whisper-normalizer-0.1.15``:
+  Whisper's English normaliser, the field's standard (the Open ASR
+  Leaderboard and most LALM harnesses apply it), taken unchanged from the PyPI
+  package `whisper-normalizer`, pinned to that exact version: numbers become
+  digits ("twenty past ten" -> "20 past 10"), British spellings American
+  ("colour" -> "color"), contractions are expanded ("it's" -> "it is"), filler
+  words ("uh", "hmm") and punctuation go. One step of ours runs first:
+  typographic apostrophes and quotes become ASCII, because the package splits
+  "don’t" into "don t" while it expands "don't" to "do not", which would charge
+  a model two errors for a typographic apostrophe. The "-1" of the id versions
+  that step.
+- ``sseu-en-1``: the harness's earlier minimal rules (`sseu_en.py`): case,
+  punctuation and Unicode forms only; numbers, spellings and contractions are
+  left alone.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
 
-NORMALIZER_VERSION = "sseu-en-1"
+from . import sseu_en
+from .errors import ConfigError
 
-_QUOTES = str.maketrans(
-    {
-        "\u2018": "'",  # ‘
-        "\u2019": "'",  # ’
-        "\u201a": "'",  # ‚
-        "\u201b": "'",  # ‛
-        "\u02bc": "'",  # ʼ
-        "\u201c": '"',  # “
-        "\u201d": '"',  # ”
-        "\u201e": '"',  # „
-        "\u201f": '"',  # ‟
-    }
-)
-_SEPARATORS = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2015\u2212/\\_]")
-_STRAY_APOSTROPHE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")
-_WHITESPACE = re.compile(r"\s+")
+WHISPER_PACKAGE = "whisper-normalizer"
+WHISPER_PINNED = "0.1.15"  # the exact version pyproject.toml pins; part of the id
+DEFAULT_NORMALIZER = "whisper-en"
+
+_TYPOGRAPHIC = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u02bc": "'",  # ‘ ’ ‚ ‛ ʼ
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',  # “ ” „ ‟
+})
 
 
-def _keep(char: str) -> bool:
-    return char == "'" or char.isspace() or unicodedata.category(char)[0] in "LNM"
+@dataclass(frozen=True)
+class Normalizer:
+    name: str  # what --sseu-normalizer takes
+    id: str  # what records and summaries carry
+    apply: Callable[[str], str]
 
 
-def normalize(text: str) -> str:
-    """Normalise `text` by the "sseu-en-1" rules of the module docstring."""
-    text = unicodedata.normalize("NFKC", text).lower().translate(_QUOTES)
-    text = _SEPARATORS.sub(" ", text)
-    text = "".join(char if _keep(char) else " " for char in text)
-    text = _STRAY_APOSTROPHE.sub("", text)
-    return _WHITESPACE.sub(" ", text).strip()
+def _whisper_en() -> Normalizer:
+    try:
+        installed = metadata.version(WHISPER_PACKAGE)
+    except metadata.PackageNotFoundError:
+        installed = None
+    if installed != WHISPER_PINNED:
+        raise ConfigError(
+            f"the whisper-en normaliser needs {WHISPER_PACKAGE}=={WHISPER_PINNED} (its version is part of the "
+            f"normaliser id), but {'version ' + installed if installed else 'no version'} is installed; fix: "
+            f"pip install '{WHISPER_PACKAGE}=={WHISPER_PINNED}', or choose --sseu-normalizer sseu-en-1"
+        )
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    whisper = EnglishTextNormalizer()
+    return Normalizer("whisper-en", f"whisper-en-1/{WHISPER_PACKAGE}-{WHISPER_PINNED}",
+                      lambda text: whisper(text.translate(_TYPOGRAPHIC)))
+
+
+def _sseu_en_1() -> Normalizer:
+    return Normalizer("sseu-en-1", sseu_en.VERSION, sseu_en.normalize)
+
+
+_FACTORIES = {"whisper-en": _whisper_en, "sseu-en-1": _sseu_en_1}
+NORMALIZERS = tuple(_FACTORIES)
+
+
+def get_normalizer(name: str = DEFAULT_NORMALIZER) -> Normalizer:
+    """The normaliser called `name` (built once per process); an unknown name is an error listing the choices."""
+    if name not in _FACTORIES:
+        raise ConfigError(f"--sseu-normalizer {name!r} is not a known normaliser; choose one of: "
+                          f"{', '.join(NORMALIZERS)} (default {DEFAULT_NORMALIZER})")
+    return _built(name)
+
+
+@lru_cache(maxsize=None)
+def _built(name: str) -> Normalizer:
+    return _FACTORIES[name]()

@@ -22,6 +22,14 @@ Decisions, each covered by tests:
   "0.52-1.30: dog", "from 1.0 to 2.0 seconds", "at 1.5 s"), then bullets,
   numbering, quotes and trailing punctuation; the "none" words give no event;
   duplicates are dropped case-insensitively, keeping the first.
+- A field whose value declines ("Scene: I don't know", "I can't transcribe
+  this", "Transcript: [inaudible]"; phrases in `data/refusals.toml`, see
+  `refusals.py`; a transcript "I don't know" is speech) is listed in
+  `refused` and given the empty value (transcript "", scene None, events ()),
+  with no failure: it is an answer, scored as wrong, never embedded. So is a
+  field with no labelled line when the whole answer declines ("I'm sorry, but
+  I can't analyse this audio."). Event items that decline ("dog; unknown") are
+  dropped; a list of only such items declines.
 """
 
 from __future__ import annotations
@@ -34,9 +42,10 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import ConfigError
+from .refusals import is_refusal
 from .snr import MODES, TASKS
 
-PARSER_VERSION = "sseu-parser-1"
+PARSER_VERSION = "sseu-parser-2"  # 2: refusals (data/refusals.toml) give empty predictions
 LABELS_FILE = Path(__file__).parent / "data" / "parser_labels.toml"
 KEEP_CHARS = 20_000  # read from each end of an answer; the middle of a longer one is ignored
 MAX_SCENE_WORDS = 6  # an unlabelled one-line ASC answer this short is taken as the scene
@@ -78,6 +87,7 @@ class ParsedAnswer:
     scene: str | None
     events: tuple[str, ...] | None  # () is a valid "no events" answer
     failure: str | None  # why a needed field is None, e.g. "no 'Scene:' line"
+    refused: tuple[str, ...] = ()  # fields whose answer declined ("transcript", "scene", "events")
 
 
 @dataclass(frozen=True)
@@ -112,17 +122,37 @@ def parse_answer(text: str, task: str, mode: str) -> ParsedAnswer:
         lines = _after_last_marker(lines, vocab)
     labelled = [_match_label(line, vocab) for line in lines]
     wanted = ("transcript", "scene", "events") if mode != "independent" else (_FIELD_OF_TASK[task],)
+    whole_declines = is_refusal(" ".join(line for line in lines if line))
     found: dict[str, object] = {}
     failures: list[str] = []
+    refused: list[str] = []
     for field in wanted:
         value, failure = _extract(field, lines, labelled, vocab)
         if value is None and field == "scene" and mode == "independent":
             value = _bare_scene(lines, labelled)
             failure = failure if value is None else None
+        if _declines(field, value) or (value is None and whole_declines):
+            value, failure = _EMPTY[field], None
+            refused.append(field)
         found[field] = value
         if failure:
             failures.append(failure)
-    return ParsedAnswer(**{field: found.get(field) for field in _DISPLAY}, failure="; ".join(failures) or None)
+    return ParsedAnswer(**{field: found.get(field) for field in _DISPLAY}, failure="; ".join(failures) or None,
+                        refused=tuple(refused))
+
+
+_EMPTY = {"transcript": "", "scene": None, "events": ()}
+
+
+def _declines(field: str, value: object) -> bool:
+    """A transcript or scene that declines, or an event list whose every item declined (see `_events`)."""
+    if field == "events":
+        return isinstance(value, _Declined)
+    return isinstance(value, str) and bool(value) and is_refusal(value, transcript=field == "transcript")
+
+
+class _Declined(tuple):
+    """An event list whose items all declined ("Events: unknown"): empty, and marked as a refusal."""
 
 
 def _clean_lines(text: str) -> list[str]:
@@ -144,6 +174,8 @@ def _whole_transcript(lines: list[str], vocab: _Vocabulary) -> ParsedAnswer:
     transcript = _unwrap(" ".join(line for line in lines if line))
     if not transcript:
         return ParsedAnswer(None, None, None, "empty transcript")
+    if is_refusal(transcript, transcript=True):
+        return ParsedAnswer("", None, None, None, refused=("transcript",))
     return ParsedAnswer(transcript, None, None, None)
 
 
@@ -190,6 +222,7 @@ def _following_lines(index: int, lines: list[str], labelled: list[_Labelled | No
 def _events(value_lines: list[str], vocab: _Vocabulary) -> tuple[str, ...]:
     events: list[str] = []
     seen: set[str] = set()
+    declined = False
     for line in value_lines:
         line = " ".join(_TIMESTAMPS.sub(" ", line).split())
         parts = line.split(";") if ";" in line else line.split(",")
@@ -198,10 +231,12 @@ def _events(value_lines: list[str], vocab: _Vocabulary) -> tuple[str, ...]:
                 part = _LEADING_AND.sub("", part)
             event = _clean_item(part)
             key = event.casefold()
-            if event and key not in vocab.none_words and key not in seen:
+            if event and key not in vocab.none_words and is_refusal(event):
+                declined = True
+            elif event and key not in vocab.none_words and key not in seen:
                 seen.add(key)
                 events.append(event)
-    return tuple(events)
+    return _Declined() if declined and not events else tuple(events)
 
 
 def _bare_scene(lines: list[str], labelled: list[_Labelled | None]) -> str | None:

@@ -3,8 +3,9 @@
 A record holds only JSON builtins, because records travel from pytest-xdist
 workers to the controller inside test reports (FACTS.md: a numpy float there
 loses the report). ``std`` is the sample standard deviation over runs (0 for
-one run); ``n`` is the clips scored per run; ``parse_failures`` is summed over
-runs.
+one run); ``n`` is the clips scored per run; ``parse_failures`` and
+``refusals`` (answers that declined, scored as empty predictions) are summed
+over runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .cases import Case
 from .snr import MIXED_SNRS_DB, MODES, TASKS, snr_label, sort_key
 
 RECORD_FIELDS = ("model", "task", "snr", "mode", "metric", "value", "std", "ci_low", "ci_high", "runs", "n",
-                 "parse_failures", "errors")
+                 "parse_failures", "refusals", "errors")
 MIXED_LABELS = tuple(snr_label(db) for db in MIXED_SNRS_DB)
 
 
@@ -34,6 +35,7 @@ def case_record(
     n: int,
     parse_failures: int,
     seconds: float,
+    refusals: int = 0,
 ) -> dict:
     value, std = mean_std(run_values)
     return {
@@ -50,6 +52,7 @@ def case_record(
         "seeds": [int(s) for s in seeds],
         "n": int(n),
         "parse_failures": int(parse_failures),
+        "refusals": int(refusals),
         "seconds": round(float(seconds), 4),
         "clips_per_s": round(n * len(run_values) / seconds, 2) if seconds > 0 else None,
     }
@@ -78,6 +81,7 @@ def with_averages(records: Iterable[dict], task_snrs: dict[str, list[str]]) -> l
                 "model": model, "task": task, "snr": name, "mode": mode, "metric": parts[0]["metric"],
                 "value": value, "std": std, "runs": runs, "run_values": per_run,
                 "n": sum(p["n"] for p in parts), "parse_failures": sum(p["parse_failures"] for p in parts),
+                "refusals": sum(p.get("refusals", 0) for p in parts),
                 "errors": sum(p.get("errors", 0) for p in parts),
                 "over": list(labels),
             })

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from . import tables
+from .intervals import MIN_CLIPS_PER_CLASS
 from .plots import plot_files
 from .records import RECORD_FIELDS
 
@@ -81,8 +82,10 @@ def summary_markdown(summary: dict, plots: list[str] = ()) -> str:
         f"Data `{meta['manifest']['name']}` ({meta['manifest']['items']} clips, sha256 `{meta['manifest']['sha256'][:12]}`), "
         f"prompts `{meta['prompts']['version']}`, embedder `{meta['embedder']}`, "
         f"normaliser `{meta['normalizer']}`, seeds {meta['seeds']}, harness {meta['harness_version']}."
-        + (f" Brackets: 95% bootstrap interval over clips{' and runs' if meta.get('runs', 1) > 1 else ''} "
-           f"({boot['resamples']} resamples, seed {boot['seed']})." if boot else ""),
+        + (f" Brackets: 95% basic bootstrap interval over clips{' and runs' if meta.get('runs', 1) > 1 else ''} "
+           f"({boot['resamples']} resamples, seed {boot['seed']})." if boot else "")
+        + (f" `*`: the slice's rarest scene or event class has fewer than {MIN_CLIPS_PER_CLASS} clips, so the "
+           "interval may cover the true value less than 90% of the time." if any("ci_warning" in r for r in records) else ""),
         "",
     ]
     gates = summary.get("gates", [])

@@ -9,10 +9,20 @@ class keeps its best match over m (eq. 3, max pooling).
 No answer (None, blank, an empty event list) gives an all-zero vector: a wrong
 scene (never argmax'd onto a class) and p_n = 0 for every event class, so an
 unparsable output is scored, never dropped.
+
+Every number is a function of one answer string alone, bit for bit: each
+distinct string's row (its 6 scene or 18 event confidences) is computed once,
+with correctly rounded dot products (`math.fsum`) and scalar exp, never with a
+matrix product whose shape (and so summation order) depends on what else is
+scored beside it. A clip's p_n is then exactly the max of its strings' rows,
+so two clips whose best-matching string is the same tie exactly, and AP ranks
+them as a tie (a matrix product once broke such ties in the last bits,
+ranking one-event answers above multi-event ones).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,7 +39,7 @@ class Scorer:
         self.embedder = embedder
         self.taxonomy = taxonomy
         names = [s.name for s in taxonomy.scenes] + [e.name for e in taxonomy.events]
-        vectors = _unit_rows(embedder.embed(names))
+        vectors = [_unit(v) for v in np.asarray(embedder.embed(names))]
         self._scenes = vectors[: len(taxonomy.scenes)]
         self._events = vectors[len(taxonomy.scenes) :]
 
@@ -40,12 +50,12 @@ class Scorer:
     def scene_confidences_many(self, predicted_scenes: Sequence[str | None]) -> np.ndarray:
         """Eq. 1 for many answers with one embedder call: shape (len, n_scenes)."""
         answers = [_clean(p) for p in predicted_scenes]
-        vectors = self._embed_distinct([a for a in answers if a])
+        rows = {text: _softmax(_cosines(vector, self._scenes))
+                for text, vector in self._embed_distinct([a for a in answers if a]).items()}
         out = np.zeros((len(answers), len(self._scenes)))
         for row, answer in enumerate(answers):
             if answer:
-                weights = np.exp(self._scenes @ vectors[answer])
-                out[row] = weights / weights.sum()
+                out[row] = rows[answer]
         return out
 
     def predicted_scene_id(self, confidences: np.ndarray) -> str | None:
@@ -63,26 +73,42 @@ class Scorer:
         if any(isinstance(events, str) for events in predicted_events):
             raise ConfigError("predicted events must be lists of event names, got a plain string; split the answer first")
         answers = [[e for e in map(_clean, events or ()) if e] for events in predicted_events]
-        vectors = self._embed_distinct([e for events in answers for e in events])
+        # F[m, n] of eq. 2, once per distinct string: its row never depends on the other strings
+        F = {text: np.array([_sigmoid(c) for c in _cosines(vector, self._events)])
+             for text, vector in self._embed_distinct([e for events in answers for e in events]).items()}
         out = np.zeros((len(answers), len(self._events)))
         for row, events in enumerate(answers):
             if events:
-                cosines = np.stack([vectors[e] for e in events]) @ self._events.T  # (M_e, N_e)
-                out[row] = (1.0 / (1.0 + np.exp(-cosines))).max(axis=0)
+                out[row] = np.max([F[e] for e in events], axis=0)  # eq. 3: max is exact
         return out
 
     def _embed_distinct(self, texts: list[str]) -> dict[str, np.ndarray]:
         distinct = list(dict.fromkeys(texts))
         if not distinct:
             return {}
-        return dict(zip(distinct, _unit_rows(self.embedder.embed(distinct))))
+        return {text: _unit(v) for text, v in zip(distinct, np.asarray(self.embedder.embed(distinct)))}
 
 
 def _clean(answer: str | None) -> str:
     return answer.strip() if answer else ""
 
 
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """float64 unit rows, so a dot product is the cosine of eq. 1-2 whatever the embedder returns."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """A float64 unit vector (its own copy), so a dot product is the cosine of eq. 1-2 whatever the embedder returns."""
+    vector = np.array(vector, dtype=np.float64)
+    return vector / math.sqrt(math.fsum(vector * vector))
+
+
+def _cosines(vector: np.ndarray, classes: list[np.ndarray]) -> list[float]:
+    """Correctly rounded dot products: the same bits whatever the memory layout or batch."""
+    return [math.fsum(vector * c) for c in classes]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _softmax(cosines: list[float]) -> list[float]:
+    weights = [math.exp(c) for c in cosines]  # eq. 1: plain exp, no temperature
+    total = math.fsum(weights)
+    return [w / total for w in weights]

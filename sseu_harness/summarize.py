@@ -16,6 +16,7 @@ from typing import Iterable
 import numpy as np
 
 from .bootstrap import CaseClips, draw
+from .intervals import INTERVAL_METHOD
 from .gates import Comparison, GateResult, average_bounds, judge, pair, regression_result
 from .records import with_averages
 from .report import ReportWriter, write_summary_files
@@ -52,8 +53,9 @@ def summarize(
     draws = draw(list(clip_ids), resamples, seed)
     baseline_rows = baseline.rows_by_case() if baseline else {}
     replicates: dict[str, np.ndarray] = {}
+    smallest: dict[str, int | None] = {}
     paired = []
-    meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed},
+    meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed, "interval": INTERVAL_METHOD},
             "gates": {"thresholds": [b.where for b in bounds], "margin": margin,
                       "baseline": str(baseline.path) if baseline else None}}
     with ReportWriter(report_dir) as out:
@@ -65,10 +67,11 @@ def summarize(
                 continue
             clips = CaseClips.from_rows(record["task"], rows)
             replicates[case] = clips.per_run(clips.weights(draws))
+            smallest[case] = clips.smallest_class()
             if case in baseline_rows:
                 before = CaseClips.from_rows(record["task"], baseline_rows[case])
                 paired.append(pair(case, clips, before, draws))
-        attach_intervals(records, replicates, draws)
+        attach_intervals(records, replicates, draws, smallest)
         results = []
         if case_bounds:
             results += [GateResult(f"bound::{r['case']}", False, b.breach(r)) for b in bounds if not b.on_average

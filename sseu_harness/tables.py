@@ -8,14 +8,15 @@ from .snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, sort_key
 
 
 def cell(record: dict | None) -> str:
-    """``mean`` (``± std`` over runs) and ``[low, high]``, the 95% bootstrap interval, when known."""
+    """``mean`` (``± std`` over runs) and ``[low, high]``, the 95% bootstrap interval, when known; ``*`` after it
+    marks an interval over a slice too small to trust (``ci_warning``, see `intervals.py`)."""
     if record is None:
         return "-"
     text = f"{record['value']:.2f}"
     if record["runs"] > 1:
         text += f" ± {record['std']:.2f}"
     if "ci_low" in record:
-        text += f" [{record['ci_low']:.1f}, {record['ci_high']:.1f}]"
+        text += f" [{record['ci_low']:.1f}, {record['ci_high']:.1f}]" + ("*" if record.get("ci_warning") else "")
     return text
 
 

@@ -178,3 +178,32 @@ class Release(Adapter):
                 answers[k] = {"ASR": "completely different words", "ASC": "Scene: a spaceship",
                               "AT": "Events: none"}.get(r.task, "Transcript: nothing\nScene: a spaceship\nEvents: none")
         return answers
+
+
+class Decliner(Adapter):
+    """Writes the transcript as a model would (digits, "It is"), declines every scene and half of the event lists."""
+
+    name = "decliner"
+    modes = ("independent",)
+    deterministic = True
+    DIGITS = {"Four": "4", "fifty": "50", "Two": "2", "It's": "It is"}
+
+    def __init__(self, **_: object) -> None:
+        self.taxonomy = load_taxonomy()
+
+    @classmethod
+    def transcript(cls, reference: str) -> str:
+        return " ".join(cls.DIGITS.get(word, word) for word in reference.split())
+
+    @staticmethod
+    def declines_events(item_id: str) -> bool:
+        return int(item_id[-2:]) % 2 == 0
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        out = []
+        for r in requests:
+            events = "; ".join(self.taxonomy.event_name(e) for e in r.item.background.event_labels) or "none"
+            out.append({"ASR": self.transcript(r.item.speech.transcript),
+                        "ASC": "Scene: I don't know.",
+                        "AT": "Events: unknown" if self.declines_events(r.item.id) else f"Events: {events}"}[r.task])
+        return out

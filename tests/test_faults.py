@@ -19,7 +19,7 @@ import jiwer
 import pytest
 
 from sseu_harness.manifest import load_manifest
-from sseu_harness.normalizer import normalize
+from sseu_harness.normalizer import get_normalizer
 
 from .adapters import Flaky
 from .test_plugin import REPO, by_key, run_pytest, summary
@@ -80,6 +80,7 @@ def test_failing_clips_are_scored_as_wrong_and_gate_the_case(tmp_path):
     records = by_key(summary(tmp_path / "ok")["records"])
     asr = records[("flaky", "ASR", "snr_0", "independent")]
     assert asr["errors"] == len(unlucky) and asr["n"] == len(ITEMS)
+    normalize = get_normalizer().apply
     hyps = ["" if Flaky.unlucky(i.id) else normalize(i.speech.transcript) for i in ITEMS]
     expected = 100 * jiwer.wer([normalize(i.speech.transcript) for i in ITEMS], hyps)
     assert asr["value"] == pytest.approx(expected)

@@ -9,12 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sseu_harness.errors import ConfigError
+from sseu_harness.refusals import is_refusal
 from sseu_harness.parser import KEEP_CHARS, PARSER_VERSION, ParsedAnswer, parse_answer
 from sseu_harness.snr import MODES, TASKS
 
 
 def test_version_is_declared() -> None:
-    assert PARSER_VERSION == "sseu-parser-1"
+    assert PARSER_VERSION == "sseu-parser-2"
 
 
 # --- independent ASR: the whole answer is the transcript -------------------------
@@ -280,12 +281,12 @@ def test_unknown_task_or_mode_is_a_config_error() -> None:
 
 NONE_WORDS = {"none", "no events", "no event", "nothing", "null", "no sounds", "no sound events", "none detected"}
 _words = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"), min_size=1, max_size=10)
-_phrase = st.lists(_words, min_size=1, max_size=4).map(" ".join)
+_phrase = st.lists(_words, min_size=1, max_size=4).map(" ".join).filter(lambda p: not is_refusal(p))  # "pass"
 event_names = st.lists(
     _phrase.filter(lambda e: e.lower() not in NONE_WORDS), max_size=6, unique_by=lambda e: e.casefold()
 )
 transcripts = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789,.?!'-"), max_size=80).filter(
-    lambda t: not t.strip().startswith(("'", "-", ".")) and "  " not in t.strip()
+    lambda t: not t.strip().startswith(("'", "-", ".")) and "  " not in t.strip() and not is_refusal(t)
 )
 prose = st.lists(st.text(st.sampled_from("abcdefgh ijklmnop qrstuvwxyz.,!?"), max_size=60), max_size=3).map("\n".join)
 
@@ -363,3 +364,79 @@ def test_pathological_answers_are_fast(answer: str, mode: str) -> None:
         started = time.perf_counter()
         parse_answer(answer, task, mode)
         assert time.perf_counter() - started < 1.0
+
+
+# --- refusals (issue 11.6) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "task", "mode", "expected"),
+    [
+        ("Scene: I don't know", "ASC", "independent", ParsedAnswer(None, None, None, None, ("scene",))),
+        ("Scene: Unknown.", "ASC", "independent", ParsedAnswer(None, None, None, None, ("scene",))),
+        ("I’m not sure.", "ASC", "independent", ParsedAnswer(None, None, None, None, ("scene",))),
+        ("**Scene:** cannot be determined", "ASC", "independent", ParsedAnswer(None, None, None, None, ("scene",))),
+        ("I'm sorry, but I can't transcribe this audio.", "ASR", "independent",
+         ParsedAnswer("", None, None, None, ("transcript",))),
+        ("Transcript: [inaudible]", "ASR", "independent", ParsedAnswer("", None, None, None, ("transcript",))),
+        ("Events: unknown", "AT", "independent", ParsedAnswer(None, None, (), None, ("events",))),
+        ("Events: unknown; unidentified sounds", "AT", "independent", ParsedAnswer(None, None, (), None, ("events",))),
+        ("I am unable to identify the sound events in this clip.", "AT", "independent",
+         ParsedAnswer(None, None, (), None, ("events",))),
+        ("Unable to determine the acoustic scene from this recording.", "ASC", "independent",
+         ParsedAnswer(None, None, None, None, ("scene",))),
+    ],
+)
+def test_a_declining_answer_is_an_empty_refused_prediction(answer, task, mode, expected) -> None:
+    assert parse_answer(answer, task, mode) == expected
+
+
+def test_joint_refusals_are_per_field() -> None:
+    answer = "Transcript: Please call Stella.\nScene: not sure\nEvents: dog; unknown"
+    assert parse_answer(answer, "ASC", "joint") == ParsedAnswer("Please call Stella.", None, ("dog",), None, ("scene",))
+    whole = "I'm sorry, but I cannot analyze this audio clip."
+    assert parse_answer(whole, "AT", "joint") == ParsedAnswer("", None, (), None, ("transcript", "scene", "events"))
+
+
+@pytest.mark.parametrize(
+    ("answer", "task", "expected"),
+    [
+        # a transcript that merely starts like a refusal, or says "I don't know", is speech
+        ("I can't believe it is over.", "ASR", ParsedAnswer("I can't believe it is over.", None, None, None)),
+        ("I don't know.", "ASR", ParsedAnswer("I don't know.", None, None, None)),
+        ("It's easy to tell the depth of a well.", "ASR",
+         ParsedAnswer("It's easy to tell the depth of a well.", None, None, None)),
+        # a hedge that still names a scene is an answer; "none" is a valid "no events"
+        ("Scene: not sure, maybe a cafe", "ASC", ParsedAnswer(None, "not sure, maybe a cafe", None, None)),
+        ("Events: none", "AT", ParsedAnswer(None, None, (), None)),
+        # an answer without the field that does not decline stays a parse failure
+        ("The weather is nice.", "AT", ParsedAnswer(None, None, None, "no 'Events:' line")),
+    ],
+)
+def test_answers_that_do_not_decline_are_kept(answer, task, expected) -> None:
+    assert parse_answer(answer, task, "independent") == expected
+
+
+def test_every_refusal_phrase_of_the_data_file_declines_and_the_loader_checks_it(tmp_path, monkeypatch) -> None:
+    import tomllib
+
+    from sseu_harness import refusals
+    from sseu_harness.errors import ConfigError
+
+    data = tomllib.loads(refusals.REFUSALS_FILE.read_text(encoding="utf-8"))
+    for phrase in data["exact"]:
+        assert parse_answer(f"Scene: {phrase.capitalize()}.", "ASC", "independent").refused == ("scene",), phrase
+    for phrase in data["transcript_exact"]:
+        assert parse_answer(f"Transcript: [{phrase}]", "ASR", "joint").refused == ("transcript",), phrase
+    for phrase in data["starts"]:
+        assert parse_answer(f"{phrase.capitalize()} this, sorry.", "ASR", "independent").refused == ("transcript",), phrase
+    bad = tmp_path / "refusals.toml"
+    bad.write_text('exact = ["Not Sure"]\ntranscript_exact = ["inaudible"]\nstarts = ["i can\'t transcribe"]\n')
+    monkeypatch.setattr(refusals, "REFUSALS_FILE", bad)
+    refusals._phrases.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="'Not Sure' would never match; fix: write it normalised, as 'not sure'"):
+            refusals.is_refusal("x")
+    finally:
+        monkeypatch.undo()
+        refusals._phrases.cache_clear()

@@ -71,12 +71,12 @@ def test_summary_files_and_metadata(serial_run):
     data = summary(out)
     assert data["schema"] == "sseu-summary/1"
     meta = data["meta"]
-    assert meta["normalizer"] and meta["seeds"] == [0] and len(meta["manifest"]["sha256"]) == 64
+    assert meta["normalizer"] == "whisper-en-1/whisper-normalizer-0.1.15" and meta["seeds"] == [0] and len(meta["manifest"]["sha256"]) == 64
     assert len(meta["prompts"]["sha256"]) == 64 and meta["embedder"].startswith("minilm")
     for rec in data["records"]:
-        assert {"model", "task", "snr", "mode", "metric", "value", "std", "runs", "n", "parse_failures"} <= rec.keys()
+        assert {"model", "task", "snr", "mode", "metric", "value", "std", "runs", "n", "parse_failures", "refusals"} <= rec.keys()
     assert (out / "summary.md").read_text().count("Table 1") == 9
-    assert (out / "summary.csv").read_text().splitlines()[0] == "model,task,snr,mode,metric,value,std,ci_low,ci_high,runs,n,parse_failures,errors"
+    assert (out / "summary.csv").read_text().splitlines()[0] == "model,task,snr,mode,metric,value,std,ci_low,ci_high,runs,n,parse_failures,refusals,errors"
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * 54 * DEMO_ITEMS
     assert not list(out.glob(".partial-*"))
@@ -122,6 +122,8 @@ def test_grid_options_narrow_the_cases(tmp_path):
         (["--sseu-model=oracle", "--sseu-snrs=snr_p3"], "snr_p3"),
         (["--sseu-model=oracle", "--sseu-data=/nonexistent/set"], "/nonexistent/set"),
         (["--sseu-model=oracle", "--sseu-runs=0"], "--sseu-runs must be at least 1"),
+        (["--sseu-model=oracle", "--sseu-normalizer=whisper"],
+         "--sseu-normalizer 'whisper' is not a known normaliser; choose one of: whisper-en, sseu-en-1"),
     ],
 )
 def test_bad_options_are_usage_errors(args, message):
@@ -197,3 +199,49 @@ def test_joint_and_cot_answers_are_computed_once_per_clip_and_group_stays_on_one
         workers.setdefault((rec["snr"], rec["mode"]), set()).add(rec["worker"])
     assert all(len(w) == 1 for w in workers.values()), workers
     assert {r["value"] for r in records} == {0.0, 100.0}
+
+
+def test_normaliser_choice_and_refusals_in_a_session(tmp_path):
+    """Digits and "It is" score WER 0 under the default normaliser and are errors under sseu-en-1 (jiwer by
+    hand); "I don't know" scenes are refusals scored wrong (not embedded onto *home*); refusals are counted."""
+    import jiwer
+    import xml.etree.ElementTree as ET
+
+    from sseu_harness.sseu_en import normalize
+    from tests.adapters import Decliner
+
+    items = load_manifest().items
+    common = ("--sseu-model=tests.adapters:Decliner", "--sseu-snrs=0", f"--sseu-cache-dir={tmp_path / 'cache'}")
+    default = run_pytest(*common, f"--sseu-report-dir={tmp_path / 'w'}", f"--junitxml={tmp_path / 'junit.xml'}")
+    assert default.returncode == 0, default.stdout[-3000:]
+    plain = run_pytest(*common, "--sseu-normalizer=sseu-en-1", f"--sseu-report-dir={tmp_path / 's'}")
+    assert plain.returncode == 0, plain.stdout[-3000:]
+    whisper, sseu = (summary(tmp_path / name) for name in ("w", "s"))
+    assert whisper["meta"]["normalizer"] == "whisper-en-1/whisper-normalizer-0.1.15"
+    assert sseu["meta"]["normalizer"] == "sseu-en-1"
+    key = ("decliner", "ASR", "snr_0", "independent")
+    assert by_key(whisper["records"])[key]["value"] == 0.0
+    refs = [normalize(i.speech.transcript) for i in items]
+    hyps = [normalize(Decliner.transcript(i.speech.transcript)) for i in items]
+    assert refs != hyps
+    assert by_key(sseu["records"])[key]["value"] == pytest.approx(100 * jiwer.wer(refs, hyps))
+    assert by_key(sseu["records"])[key]["normalizer"] == "sseu-en-1"
+
+    records = by_key(whisper["records"])
+    scene = records[("decliner", "ASC", "snr_0", "independent")]
+    assert scene["value"] == 0.0 and scene["refusals"] == len(items) and scene["parse_failures"] == 0
+    events = records[("decliner", "AT", "snr_0", "independent")]
+    assert events["refusals"] == sum(Decliner.declines_events(i.id) for i in items) > 0
+    rows = [json.loads(line) for line in (tmp_path / "w" / "predictions.jsonl").read_text().splitlines()]
+    at_rows = [r for r in rows if r["case"] == "decliner-AT-snr_0-independent"]
+    for row in at_rows:
+        assert row["refused"] == Decliner.declines_events(row["item"])
+        assert (not any(row["scores"])) == row["refused"]  # a refusal scores p_n = 0, never an embedding
+    assert all(r["refused"] and r["predicted_scene"] is None for r in rows if r["task"] == "ASC")
+    csv_row = next(line for line in (tmp_path / "w" / "summary.csv").read_text().splitlines()
+                   if line.startswith("decliner,ASC,snr_0,independent,"))
+    assert csv_row.split(",")[-2] == str(len(items))
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    props = {p.get("name"): p.get("value") for case in junit.iter("testcase")
+             if case.get("name") == "decliner-ASC-snr_0-independent" for p in case.iter("property")}
+    assert props["refusals"] == str(len(items))

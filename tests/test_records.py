@@ -41,6 +41,15 @@ def test_avg_is_the_mean_over_the_task_snrs_per_run_then_over_runs():
     assert avg["n"] == 60 and mixed["n"] == 50
 
 
+def test_refusals_are_kept_per_case_and_summed_like_parse_failures():
+    recs = [case_record(Case("m", "ASC", snr, "independent"), [50.0, 40.0], [0, 1], 10, k, 1.0, refusals=2 * k)
+            for k, snr in enumerate(TASK_SNRS["ASC"])]
+    assert [r["refusals"] for r in recs] == [0, 2, 4, 6, 8, 10]
+    out = {r["snr"]: r for r in with_averages(recs, TASK_SNRS)}
+    assert out["avg"]["refusals"] == 30 and out["avg"]["parse_failures"] == 15
+    assert out["avg_mixed"]["refusals"] == 0 + 2 + 4 + 6 + 8  # snr_p10 .. snr_m10
+
+
 def test_no_average_over_an_incomplete_selection():
     out = with_averages(_records({"snr_0": [1.0], "snr_p5": [2.0]}), TASK_SNRS)
     assert {r["snr"] for r in out} == {"snr_0", "snr_p5"}

@@ -177,3 +177,52 @@ def test_ground_truth_as_answer_is_the_upper_bound_with_minilm() -> None:
     answers = [[taxonomy.events[k].name for k in np.flatnonzero(row)] for row in truth]
     scores = scorer.event_confidences_many(answers)
     assert mean_average_precision(truth, scores) == pytest.approx(100.0)
+
+
+def test_a_clip_scores_exactly_the_max_of_its_strings_with_minilm() -> None:
+    """Issue 11.1: ['vacuum cleaner'] and ['running water', 'vacuum cleaner'] tie on blender, bit for bit."""
+    from sseu_harness.embedders import MiniLMEmbedder
+
+    taxonomy = load_taxonomy()
+    scorer = Scorer(MiniLMEmbedder(), taxonomy)
+    a = scorer.event_confidences(["running water"])
+    b = scorer.event_confidences(["vacuum cleaner"])
+    pair, single = scorer.event_confidences_many([["running water", "vacuum cleaner"], ["vacuum cleaner"]])
+    assert np.array_equal(pair, np.maximum(a, b))  # bit for bit, every class
+    blender = taxonomy.event_ids.index("blender")
+    assert pair[blender] == single[blender] == b[blender]
+    # and the value is eq. 2 (checked to float precision by hand)
+    vectors = MiniLMEmbedder().embed(["vacuum cleaner", "blender"]).astype(np.float64)
+    cos = vectors[0] @ vectors[1] / np.linalg.norm(vectors[0]) / np.linalg.norm(vectors[1])
+    assert b[blender] == pytest.approx(1 / (1 + np.exp(-cos)), rel=1e-12)
+
+
+def test_a_strings_row_has_the_same_bits_alone_and_in_any_batch() -> None:
+    """F of a string never depends on the strings scored beside it (a matrix product's shape did)."""
+    taxonomy = load_taxonomy()
+    rng = np.random.default_rng(7)
+    names = [s.name for s in taxonomy.scenes] + [e.name for e in taxonomy.events]
+    answers = [f"answer {k}" for k in range(40)]
+    vectors = {t: list(rng.standard_normal(384).astype(np.float32)) for t in names + answers}
+    scorer = Scorer(FixedEmbedder(vectors), taxonomy)
+    alone = {t: scorer.event_confidences([t]) for t in answers}
+    scenes_alone = {t: scorer.scene_confidences(t) for t in answers}
+    for size in (2, 3, 7, 16, 40):
+        lists = [list(rng.choice(answers, size=rng.integers(1, size + 1), replace=False)) for _ in range(12)]
+        for events, row in zip(lists, scorer.event_confidences_many(lists)):
+            assert np.array_equal(row, np.max([alone[e] for e in events], axis=0))
+        flat = [t for events in lists for t in events]
+        for text, row in zip(flat, scorer.scene_confidences_many(flat)):
+            assert np.array_equal(row, scenes_alone[text])
+
+
+def test_tied_best_strings_tie_in_average_precision() -> None:
+    """Two positives matched by the same best string share one score, so AP treats them as a tie."""
+    from sklearn.metrics import average_precision_score
+
+    scorer = Scorer(FixedEmbedder(VECTORS), TAXONOMY)
+    rows = scorer.event_confidences_many([["barking dog"], ["meowing", "barking dog"], ["train arriving"]])
+    assert rows[0, 0] == rows[1, 0]
+    truth = np.array([1, 0, 0])
+    # a tie puts both clips at one threshold: precision 1/2 at recall 1
+    assert average_precision_score(truth, rows[:, 0]) == pytest.approx(0.5)

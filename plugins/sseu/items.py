@@ -20,7 +20,7 @@ from sseu_harness.records import failure_breach
 from .state import GATES, bench_of, prediction_sink
 
 SUITE = "sseu"
-JUNIT_PROPERTIES = ("metric", "value", "std", "runs", "n", "parse_failures", "errors", "clips_per_s")
+JUNIT_PROPERTIES = ("metric", "value", "std", "runs", "n", "parse_failures", "refusals", "errors", "clips_per_s")
 NODE_PREFIX = SUITE + "::"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.config import BenchConfig
+from sseu_harness.normalizer import DEFAULT_NORMALIZER, NORMALIZERS
 from sseu_harness.prompts import DEFAULT_PROMPTS
 
 DEFAULT_REPORT_DIR = "sseu-report"
@@ -29,6 +30,9 @@ def add_options(parser: pytest.Parser) -> None:
     add("--sseu-seed", type=int, default=0, metavar="N", help="seed of run 1; run k uses seed + k - 1")
     add("--sseu-embedder", default="minilm", metavar="SPEC",
         help="text embedder for scoring: minilm (offline, default) or openai[:MODEL] (key from OPENAI_API_KEY)")
+    add("--sseu-normalizer", default=DEFAULT_NORMALIZER, metavar="NAME",
+        help=f"text normaliser applied before WER: {' or '.join(NORMALIZERS)} (default {DEFAULT_NORMALIZER}: "
+             "Whisper's English normaliser)")
     add("--sseu-cache-dir", default=DEFAULT_CACHE_DIR, metavar="DIR", help="on-disk caches (embeddings)")
     add("--sseu-report-dir", default=DEFAULT_REPORT_DIR, metavar="DIR",
         help=f"where summary.json/.md/.csv and predictions.jsonl go (default: ./{DEFAULT_REPORT_DIR})")
@@ -94,6 +98,7 @@ def bench_config(config: pytest.Config) -> BenchConfig:
         runs=opt("sseu_runs"),
         seed=opt("sseu_seed"),
         embedder=opt("sseu_embedder"),
+        normalizer=opt("sseu_normalizer"),
         cache_dir=Path(opt("sseu_cache_dir")),
         prompts=Path(opt("sseu_prompts")),
         store=None if opt("sseu_no_store") else Path(opt("sseu_store") or Path(opt("sseu_cache_dir")) / "predictions.sqlite"),
