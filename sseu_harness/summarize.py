@@ -3,12 +3,15 @@
 One streaming pass over the cases' per-clip rows (in case order) writes
 predictions.jsonl and keeps only each case's bootstrap replicates, so memory
 does not grow with the number of clips. Then averages, intervals, gates and
-the summary files, all into one all-or-nothing report.
+the summary files, all into one all-or-nothing report, in a new numbered
+run folder of the report dir (`history.py`); a complete run then becomes what
+the top of the report dir shows.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -16,10 +19,13 @@ from typing import Iterable
 import numpy as np
 
 from .bootstrap import CaseClips, draw
+from .drilldown import drill
 from .gates import Comparison, GateResult, average_bounds, judge, pair, regression_result
+from .history import History
 from .records import with_averages
 from .report import ReportWriter, write_summary_files
 from .reportdir import ReportDir
+from .taxonomy import load_taxonomy
 from .thresholds import Bound
 from .uncertainty import attach_intervals
 
@@ -29,6 +35,8 @@ class Summary:
     records: list[dict]
     gates: list[GateResult]
     comparisons: list[Comparison]
+    run: Path  # the run folder this report went to
+    promoted: bool  # whether the top of the report dir now shows it
 
 
 def summarize(
@@ -45,8 +53,31 @@ def summarize(
     resamples: int = 1000,
     seed: int = 0,
     case_bounds: bool = False,
+    complete: bool = True,
+    keep_runs: int | None = None,
 ) -> Summary:
-    """Write the report; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere)."""
+    """Write the report into a new run folder; `complete` runs become the latest, shown at the top.
+
+    `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere); `keep_runs`
+    removes all but the newest runs (the latest complete one always stays).
+    """
+    history = History(Path(report_dir))
+    run = history.new_run()
+    try:
+        summary = _write(run, case_records, case_rows, clip_ids, meta, bounds, selected, baseline, margin,
+                         resamples, seed, case_bounds, complete)
+    except BaseException:
+        shutil.rmtree(run, ignore_errors=True)
+        raise
+    if complete:
+        history.promote(run)
+    if keep_runs:
+        history.prune(keep_runs)
+    return Summary(*summary, run, complete)
+
+
+def _write(run, case_records, case_rows, clip_ids, meta, bounds, selected, baseline, margin, resamples, seed,
+           case_bounds, complete) -> tuple[list[dict], list[GateResult], list[Comparison]]:
     records = with_averages(case_records, meta["task_snrs"])
     by_case = {r["case"]: r for r in records if "case" in r}
     draws = draw(list(clip_ids), resamples, seed, max_runs=max((r["runs"] for r in case_records), default=1))
@@ -55,14 +86,18 @@ def summarize(
     paired = []
     meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed},
             "gates": {"thresholds": [b.where for b in bounds], "margin": margin,
-                      "baseline": str(baseline.path) if baseline else None}}
-    with ReportWriter(report_dir) as out:
+                      "baseline": str(baseline.path) if baseline else None},
+            "run": {"id": run.name, "complete": complete}}
+    event_ids = list(load_taxonomy().event_ids)
+    drills = []
+    with ReportWriter(run) as out:
         predictions = out.stream("predictions.jsonl")
         for case, rows in case_rows:
             predictions.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
             record = by_case.get(case)
             if record is None:
                 continue
+            drills.append(drill(case, record["task"], rows, event_ids))
             clips = CaseClips.from_rows(record["task"], rows)
             replicates[case] = clips.per_run(clips.weights(draws))
             if case in baseline_rows:
@@ -77,5 +112,6 @@ def summarize(
         comparisons = judge(paired, margin) if baseline else []
         if baseline:
             results.append(regression_result(comparisons, margin))
-        write_summary_files(out, records, meta, [g.__dict__ for g in results], [c.as_dict() for c in comparisons])
-    return Summary(records, results, comparisons)
+        write_summary_files(out, records, meta, [g.__dict__ for g in results], [c.as_dict() for c in comparisons],
+                            drills)
+    return records, results, comparisons
