@@ -17,6 +17,13 @@ from . import tables
 from .drilldown import CaseDrill, Clip
 from .snr import sort_key
 
+AVERAGES = ("avg", "avg_mixed")
+
+
+def _snr_order(label: str) -> float:
+    """Columns' order, averages last."""
+    return 1e9 + AVERAGES.index(label) if label in AVERAGES else sort_key(label)
+
 SHOWN_ANSWER = 1_500  # characters of a raw answer on the page (predictions.jsonl keeps up to 4,000)
 FILTERS = ("model", "task", "snr", "mode")
 
@@ -29,7 +36,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{white-space:pre-wrap;word-break:break-word;margin:0;max-width:42em;font-size:12px}
 .bar{position:sticky;top:0;background:#fff;padding:.4em 0;border-bottom:1px solid #ddd;z-index:1}
 .bar label{margin-right:1em}.fail{color:#b00}.pass{color:#070}
-details{margin:.3em 0}summary{cursor:pointer}.plots img{max-width:100%;margin:.3em 0}
+details{margin:.3em 0}summary{cursor:pointer}.plots figure{display:inline-block;width:48%;margin:.3em}.plots img{max-width:100%}
 .tag{display:inline-block;padding:0 4px;margin:1px;border-radius:3px;background:#eee;font-size:12px}
 .tag-error{background:#fdd}.tag-refusal{background:#fec}.tag-parse{background:#ffd}.tag-worst{background:#def}
 """
@@ -99,7 +106,7 @@ def _records_table(records: list[dict]) -> str:
                "parse failures", "refusals", "errors"]
     body = []
     for r in records:
-        snr_order = sort_key(r["snr"])
+        snr_order = _snr_order(r["snr"])
         body.append(
             f"<tr data-row{_attrs(model=r['model'], task=r['task'], snr=r['snr'], mode=r['mode'])}>"
             + _text(r["model"]) + _text(r["task"])
@@ -196,7 +203,7 @@ def _filters(records: list[dict]) -> str:
     for key in FILTERS:
         values = list(dict.fromkeys(r[key] for r in records))
         if key == "snr":
-            values.sort(key=sort_key)
+            values.sort(key=_snr_order)
         options = '<option value="">all</option>' + "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)
         parts.append(f'<label>{key} <select data-filter="{key}">{options}</select></label>')
     return '<div class="bar">' + "".join(parts) + "</div>"
