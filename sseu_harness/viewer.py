@@ -37,6 +37,7 @@ from .snr import parse_snr, snr_label, sort_key
 
 KINDS = {"mixture": None, "speech": math.inf, "background": -math.inf}  # kind -> SNR (None: the case's own)
 SHOWN_ANSWER = 600
+HTML = "text/html; charset=utf-8"
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.2em;color:#222}
@@ -192,24 +193,27 @@ class Handler(BaseHTTPRequestHandler):
     site: Site  # set on the subclass made by `make_server`
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        parts = urlsplit(self.path).path.split("/")[1:]
-        parts = [unquote(p) for p in parts]
         try:
-            if parts == [""]:
-                return self._send(index_page(self.site), "text/html; charset=utf-8")
-            if len(parts) == 2 and parts[0] == "case" and parts[1] in self.site.records:
-                return self._send(case_page(self.site, parts[1]), "text/html; charset=utf-8")
-            if len(parts) == 4 and parts[0] == "audio" and parts[3].endswith(".wav"):
-                wav = self.site.wav(parts[1], parts[2], parts[3].removesuffix(".wav"))
-                if wav is not None:
-                    return self._send(wav, "audio/wav")
+            data, kind, status = self._route([unquote(p) for p in urlsplit(self.path).path.split("/")[1:]])
         except Exception as exc:  # a broken source file: say which, keep serving
-            return self._send(_page("error", f"<p>{escape(str(exc))}</p>"), "text/html; charset=utf-8",
-                              HTTPStatus.INTERNAL_SERVER_ERROR)
-        self._send(_page("not found", "<p>Not found: no such case, clip or page.</p>"), "text/html; charset=utf-8",
-                   HTTPStatus.NOT_FOUND)
+            data, kind, status = _page("error", f"<p>{escape(str(exc))}</p>"), HTML, HTTPStatus.INTERNAL_SERVER_ERROR
+        try:
+            self._send(data, kind, status)
+        except (BrokenPipeError, ConnectionResetError):  # a media element that stops reading; nothing to answer
+            pass
 
-    def _send(self, data: bytes, kind: str, status: HTTPStatus = HTTPStatus.OK) -> None:
+    def _route(self, parts: list[str]) -> tuple[bytes, str, HTTPStatus]:
+        if parts == [""]:
+            return index_page(self.site), HTML, HTTPStatus.OK
+        if len(parts) == 2 and parts[0] == "case" and parts[1] in self.site.records:
+            return case_page(self.site, parts[1]), HTML, HTTPStatus.OK
+        if len(parts) == 4 and parts[0] == "audio" and parts[3].endswith(".wav"):
+            wav = self.site.wav(parts[1], parts[2], parts[3].removesuffix(".wav"))
+            if wav is not None:
+                return wav, "audio/wav", HTTPStatus.OK
+        return _page("not found", "<p>Not found: no such case, clip or page.</p>"), HTML, HTTPStatus.NOT_FOUND
+
+    def _send(self, data: bytes, kind: str, status: HTTPStatus) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
