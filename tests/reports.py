@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE_ARGS = ("--sseu-model=tests.adapters:Hostile", "--sseu-modes=independent", "--sseu-snrs=snr_0,snr_m10",
-                "--sseu-max-error-rate=1", "--sseu-bootstrap=50")
+                "--sseu-max-error-rate=1", "--sseu-bootstrap=50", "--sseu-ci")
 
 
 def run_session(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:

@@ -103,3 +103,11 @@ def test_summary_html_is_self_contained_escaped_and_drills_down(hostile_report):
         listed = {tr.split('<td data-text="">', 2)[1].split("</td>")[0] for tr in section.split("<tr data-row")[1:]}
         assert listed == errors | wrong, case
         assert len(listed) <= LIMIT
+
+
+def test_the_session_prints_tables_within_120_columns_with_intervals_when_asked(hostile_report):
+    _, proc = hostile_report
+    section = proc.stdout[proc.stdout.index(" SSEU-Bench "):]
+    tables = section[section.index("Table 1"):section.index("report: ")]
+    assert max(len(line) for line in tables.splitlines()) <= 120
+    assert "87.68" in tables and "[70.9, 105.0]" in tables  # --sseu-ci: the interval under the value
