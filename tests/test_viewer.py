@@ -134,3 +134,17 @@ def test_the_command_binds_to_loopback_and_serves(hostile_report):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_busy_port_is_a_one_line_error(hostile_report, capsys):
+    import socket
+
+    from sseu_harness.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["view", str(hostile_report[0]), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err

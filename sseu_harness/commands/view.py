@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..history import History
 from ..reportdir import load_report_dir
 from ..viewer import make_server, open_site
@@ -30,7 +31,13 @@ def run(args: argparse.Namespace) -> int:
     site = open_site(report, args.data, args.accept_mismatch)
     for note in site.check.mismatches + site.check.warnings:
         print(f"sseu view: warning: {note}", file=sys.stderr)
-    server = make_server(site, args.host, args.port)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"sseu view: warning: {args.host} may be reachable from other machines; the page serves the "
+              "data set's audio to anyone who can reach it", file=sys.stderr)
+    try:
+        server = make_server(site, args.host, args.port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
     host, port = server.server_address[:2]
     print(f"sseu view: {report.path} on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     try:
