@@ -46,26 +46,17 @@ def summarize(
     clip_ids: Iterable[str],
     meta: dict,
     *,
-    bounds: list[Bound] = (),
-    selected: set[tuple[str, str, str]] = frozenset(),
-    baseline: ReportDir | None = None,
-    margin: float = 1.0,
-    resamples: int = 1000,
-    seed: int = 0,
-    case_bounds: bool = False,
     complete: bool = True,
     keep_runs: int | None = None,
+    **options,
 ) -> Summary:
-    """Write the report into a new run folder; `complete` runs become the latest, shown at the top.
-
-    `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere); `keep_runs`
-    removes all but the newest runs (the latest complete one always stays).
-    """
+    """Write the report into a new run folder (`write_report` takes the `options`); a `complete` run
+    becomes the latest, shown at the top. `keep_runs` removes all but the newest runs (never the latest)."""
     history = History(Path(report_dir))
     run = history.new_run()
     try:
-        summary = _write(run, case_records, case_rows, clip_ids, meta, bounds, selected, baseline, margin,
-                         resamples, seed, case_bounds, complete)
+        records, gates, comparisons = write_report(
+            run, case_records, case_rows, clip_ids, {**meta, "run": {"id": run.name, "complete": complete}}, **options)
     except BaseException:
         shutil.rmtree(run, ignore_errors=True)
         raise
@@ -73,11 +64,25 @@ def summarize(
         history.promote(run)
     if keep_runs:
         history.prune(keep_runs)
-    return Summary(*summary, run, complete)
+    return Summary(records, gates, comparisons, run, complete)
 
 
-def _write(run, case_records, case_rows, clip_ids, meta, bounds, selected, baseline, margin, resamples, seed,
-           case_bounds, complete) -> tuple[list[dict], list[GateResult], list[Comparison]]:
+def write_report(
+    folder: Path,
+    case_records: list[dict],
+    case_rows: Iterable[tuple[str, list[dict]]],
+    clip_ids: Iterable[str],
+    meta: dict,
+    *,
+    bounds: list[Bound] = (),
+    selected: set[tuple[str, str, str]] = frozenset(),
+    baseline: ReportDir | None = None,
+    margin: float = 1.0,
+    resamples: int = 1000,
+    seed: int = 0,
+    case_bounds: bool = False,
+) -> tuple[list[dict], list[GateResult], list[Comparison]]:
+    """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere)."""
     records = with_averages(case_records, meta["task_snrs"])
     by_case = {r["case"]: r for r in records if "case" in r}
     draws = draw(list(clip_ids), resamples, seed, max_runs=max((r["runs"] for r in case_records), default=1))
@@ -86,11 +91,10 @@ def _write(run, case_records, case_rows, clip_ids, meta, bounds, selected, basel
     paired = []
     meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed},
             "gates": {"thresholds": [b.where for b in bounds], "margin": margin,
-                      "baseline": str(baseline.path) if baseline else None},
-            "run": {"id": run.name, "complete": complete}}
+                      "baseline": str(baseline.path) if baseline else None}}
     event_ids = list(load_taxonomy().event_ids)
     drills = []
-    with ReportWriter(run) as out:
+    with ReportWriter(folder) as out:
         predictions = out.stream("predictions.jsonl")
         for case, rows in case_rows:
             predictions.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
