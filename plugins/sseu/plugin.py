@@ -135,9 +135,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     elif outcome.run is not None and outcome.promoted:
         tr.write_line(f"\nreport: {options.report_dir(config).resolve()} (run {outcome.run.name})")
     elif outcome.run is not None:
-        tr.write_line(f"\nreport: {outcome.run.resolve()}; an incomplete run (a case without its record, or no "
-                      f"model answer at all), so the top of {options.report_dir(config)} keeps its latest complete run",
-                      yellow=True)
+        tr.write_line(f"\nreport: {outcome.run.resolve()}; an incomplete run (a case without its record), "
+                      f"so the top of {options.report_dir(config)} keeps its latest complete run", yellow=True)
     if outcome.missing:
         tr.write_line(
             f"\nERROR: {len(outcome.missing)} case(s) delivered no metric record (a lost report); "
