@@ -107,7 +107,8 @@ def test_the_view_page_plays_a_wav_the_browser_decodes(browser, hostile_report, 
         rows = browser.find_elements("css selector", "#clips tbody tr")
         assert len(rows) == 26
         assert len(rows[0].find_elements("css selector", "audio")) == 4  # speech, background, two SNRs
-        # every source names this case (the SNR the model heard); speech and background are the same at any SNR        for kind in ("mixture", "speech", "background"):
+        # every source names this case (the SNR the model heard); speech and background are the same at any SNR
+        for kind in ("mixture", "speech", "background"):
             duration = browser.execute_async_script(
                 "var done = arguments[arguments.length - 1];"
                 f"var a = document.querySelector('tr[data-clip=\"demo-home-01\"] audio[data-kind={kind}][src*=snr_m10]');"

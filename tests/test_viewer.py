@@ -11,8 +11,6 @@ import threading
 import urllib.error
 import urllib.request
 from html import escape
-from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pytest
