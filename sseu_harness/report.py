@@ -1,4 +1,4 @@
-"""Writing a report directory: summary.json/.md/.csv, plots and predictions.jsonl.
+"""Writing a report: summary.json/.md/.csv/.html, plots and predictions.jsonl.
 
 All files are written to temporary names first and then renamed into place,
 so a crash or a full disk leaves the previous report whole.
@@ -15,6 +15,8 @@ from pathlib import Path
 
 from . import tables
 from .intervals import MIN_CLIPS_PER_CLASS
+from .drilldown import CaseDrill
+from .htmlpage import summary_html
 from .plots import plot_files
 from .records import RECORD_FIELDS
 
@@ -116,8 +118,8 @@ def summary_csv(records: list[dict]) -> str:
 
 
 def write_summary_files(out: ReportWriter, records: list[dict], meta: dict, gates: list[dict] = (),
-                        comparisons: list[dict] = ()) -> dict:
-    """summary.json/.md/.csv and the plots, into an open report."""
+                        comparisons: list[dict] = (), drills: list[CaseDrill] = ()) -> dict:
+    """summary.json/.md/.csv/.html and the plots, into an open report; `drills`: the clips each case lists."""
     summary = {"schema": SUMMARY_SCHEMA, "meta": meta, "records": records}
     if gates:
         summary["gates"] = list(gates)
@@ -128,5 +130,6 @@ def write_summary_files(out: ReportWriter, records: list[dict], meta: dict, gate
         out.add(name, png)
     out.add("summary.csv", summary_csv(records))
     out.add("summary.md", summary_markdown(summary, sorted(plots)))
+    out.add("summary.html", summary_html(summary, plots, list(drills)))
     out.add("summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
     return summary

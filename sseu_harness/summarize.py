@@ -3,12 +3,15 @@
 One streaming pass over the cases' per-clip rows (in case order) writes
 predictions.jsonl and keeps only each case's bootstrap replicates, so memory
 does not grow with the number of clips. Then averages, intervals, gates and
-the summary files, all into one all-or-nothing report.
+the summary files, all into one all-or-nothing report, in a new numbered
+run folder of the report dir (`history.py`); a complete run then becomes what
+the top of the report dir shows.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -17,10 +20,13 @@ import numpy as np
 
 from .bootstrap import CaseClips, draw
 from .intervals import INTERVAL_METHOD
+from .drilldown import drill
 from .gates import Comparison, GateResult, average_bounds, judge, pair, regression_result
+from .history import History
 from .records import with_averages
 from .report import ReportWriter, write_summary_files
 from .reportdir import ReportDir
+from .taxonomy import load_taxonomy
 from .thresholds import Bound
 from .uncertainty import attach_intervals
 
@@ -30,10 +36,40 @@ class Summary:
     records: list[dict]
     gates: list[GateResult]
     comparisons: list[Comparison]
+    run: Path  # the run folder this report went to
+    promoted: bool  # whether the top of the report dir now shows it
 
 
 def summarize(
     report_dir: Path,
+    case_records: list[dict],
+    case_rows: Iterable[tuple[str, list[dict]]],
+    clip_ids: Iterable[str],
+    meta: dict,
+    *,
+    complete: bool = True,
+    keep_runs: int | None = None,
+    **options,
+) -> Summary:
+    """Write the report into a new run folder (`write_report` takes the `options`); a `complete` run
+    becomes the latest, shown at the top. `keep_runs` removes all but the newest runs (never the latest)."""
+    history = History(Path(report_dir))
+    run = history.new_run()
+    try:
+        records, gates, comparisons = write_report(
+            run, case_records, case_rows, clip_ids, {**meta, "run": {"id": run.name, "complete": complete}}, **options)
+    except BaseException:
+        shutil.rmtree(run, ignore_errors=True)
+        raise
+    if complete:
+        history.promote(run)
+    if keep_runs:
+        history.prune(keep_runs)
+    return Summary(records, gates, comparisons, run, complete)
+
+
+def write_report(
+    folder: Path,
     case_records: list[dict],
     case_rows: Iterable[tuple[str, list[dict]]],
     clip_ids: Iterable[str],
@@ -46,8 +82,8 @@ def summarize(
     resamples: int = 1000,
     seed: int = 0,
     case_bounds: bool = False,
-) -> Summary:
-    """Write the report; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere)."""
+) -> tuple[list[dict], list[GateResult], list[Comparison]]:
+    """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere)."""
     records = with_averages(case_records, meta["task_snrs"])
     by_case = {r["case"]: r for r in records if "case" in r}
     draws = draw(list(clip_ids), resamples, seed)
@@ -58,13 +94,16 @@ def summarize(
     meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed, "interval": INTERVAL_METHOD},
             "gates": {"thresholds": [b.where for b in bounds], "margin": margin,
                       "baseline": str(baseline.path) if baseline else None}}
-    with ReportWriter(report_dir) as out:
+    event_ids = list(load_taxonomy().event_ids)
+    drills = []
+    with ReportWriter(folder) as out:
         predictions = out.stream("predictions.jsonl")
         for case, rows in case_rows:
             predictions.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
             record = by_case.get(case)
             if record is None:
                 continue
+            drills.append(drill(case, record["task"], rows, event_ids))
             clips = CaseClips.from_rows(record["task"], rows)
             replicates[case] = clips.per_run(clips.weights(draws))
             smallest[case] = clips.smallest_class()
@@ -80,5 +119,6 @@ def summarize(
         comparisons = judge(paired, margin) if baseline else []
         if baseline:
             results.append(regression_result(comparisons, margin))
-        write_summary_files(out, records, meta, [g.__dict__ for g in results], [c.as_dict() for c in comparisons])
-    return Summary(records, results, comparisons)
+        write_summary_files(out, records, meta, [g.__dict__ for g in results], [c.as_dict() for c in comparisons],
+                            drills)
+    return records, results, comparisons

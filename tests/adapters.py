@@ -207,3 +207,43 @@ class Decliner(Adapter):
                         "ASC": "Scene: I don't know.",
                         "AT": "Events: unknown" if self.declines_events(r.item.id) else f"Events: {events}"}[r.task])
         return out
+
+
+HOSTILE_ANSWER = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+class Hostile(Adapter):
+    """Per clip (crc32 of its id % 5): 0 raises, 1 answers HTML meant to run in a report page, 2 answers wrongly,
+    else like the oracle; at 8 kHz, so a page that renders the clip must use the model's rate."""
+
+    name = "hostile"
+    sample_rate = 8_000
+    tasks = ("ASR", "ASC", "AT")
+    modes = ("independent",)
+    batch_size = 4
+
+    @staticmethod
+    def kind(item_id: str) -> int:
+        import zlib
+
+        return zlib.crc32(item_id.encode()) % 5
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        if any(self.kind(r.item.id) == 0 for r in requests):
+            raise RuntimeError("GPU on fire <b>loudly</b>")
+        truth = _oracle_answers(requests)
+        wrong = {"ASR": "completely different words", "ASC": "Scene: metro station", "AT": "Events: dog; blender"}
+        return [HOSTILE_ANSWER if self.kind(r.item.id) == 1 else wrong[r.task] if self.kind(r.item.id) == 2 else t
+                for r, t in zip(requests, truth)]
+
+
+class Missing(Adapter):
+    """A model whose weights are missing: loading it fails, so no case delivers a record."""
+
+    name = "missing"
+
+    def __init__(self, **_: object) -> None:
+        raise FileNotFoundError("no weights at /models/missing: download them first")
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        raise AssertionError("never loaded")

@@ -22,3 +22,11 @@ def small_set(tmp_path: Path) -> Path:
     sf.write(tmp_path / "audio" / "speech.wav", speech, 22_050, subtype="FLOAT")
     sf.write(tmp_path / "audio" / "bg.wav", background, 16_000, subtype="FLOAT")
     return write_set(tmp_path, [item_row("a", "audio/speech.wav", "audio/bg.wav", onset=0.75)])
+
+
+@pytest.fixture(scope="session")
+def hostile_report(tmp_path_factory):
+    """(report dir, session) of the demo set answered by a model that fails, injects HTML and errs."""
+    from .reports import hostile_report as make
+
+    return make(tmp_path_factory.mktemp("hostile"))

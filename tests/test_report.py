@@ -30,5 +30,6 @@ def test_a_failure_while_writing_leaves_the_previous_report_whole(tmp_path, monk
     with pytest.raises(OSError, match="No space left"):
         write(tmp_path, records * 2, '{"b": 2}')
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-    assert sorted(before) == ["plot_ASR_vs_snr.png", "predictions.jsonl", "summary.csv", "summary.json", "summary.md"]
+    assert sorted(before) == ["plot_ASR_vs_snr.png", "predictions.jsonl", "summary.csv", "summary.html", "summary.json",
+                              "summary.md"]
     assert oct((tmp_path / "summary.json").stat().st_mode & 0o777) == "0o644"

@@ -17,6 +17,7 @@ import pytest
 
 from sseu_harness.errors import ConfigError
 from sseu_harness.gates import GateResult, check_baseline_matches
+from sseu_harness.history import resolve_baseline
 from sseu_harness.records import with_averages
 from sseu_harness.reportdir import ReportDir, load_report_dir
 from sseu_harness.snr import parse_snr, tasks_at
@@ -46,10 +47,12 @@ class Outcome:
     missing: list[str]
     gates: list[GateResult]
     report_error: str | None = None
+    run: Path | None = None  # this session's run folder
+    promoted: bool = False  # whether the top of the report dir shows it
 
 
 def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_dir: Path,
-           shard: tuple[int, int] | None) -> Outcome:
+           shard: tuple[int, int] | None, keep_runs: int | None = None) -> Outcome:
     missing = ledger.missing()
     case_records = list(ledger.records.values())
     if not (ledger.records or ledger.expected):
@@ -61,14 +64,22 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
             report_dir, case_records, ledger.case_rows(), clip_ids, meta,
             bounds=gates.bounds, selected=_selected_slices(ledger.expected), baseline=gates.baseline,
             margin=gates.margin, resamples=gates.resamples, seed=gates.seed,
+            complete=complete(ledger), keep_runs=keep_runs,
         )
     except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
         return Outcome(with_averages(case_records, bench.task_snrs()), missing, [],
                        f"cannot write the report to {report_dir}: {exc}")
     _emit(session.config, summary.gates)
     shutil.rmtree(ledger.partial_dir, ignore_errors=True)
-    _github_step_summary(report_dir)
-    return Outcome(summary.records, missing, summary.gates)
+    _github_step_summary(summary.run)
+    return Outcome(summary.records, missing, summary.gates, run=summary.run, promoted=summary.promoted)
+
+
+def complete(ledger: Ledger) -> bool:
+    """Whether this run may become the report dir's latest: every selected case that was not skipped
+    delivered its record (a model whose weights are missing delivers none)."""
+    return bool(ledger.records) and all(
+        nodeid in ledger.records for nodeid in ledger.expected if ledger.outcomes.get(nodeid) != "skipped")
 
 
 def check_gates_config(gates: Gates, bench, sharded: bool) -> None:
@@ -123,7 +134,8 @@ def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
     thresholds, baseline = config.getoption("sseu_thresholds"), config.getoption("sseu_baseline")
     gates = Gates(
         bounds=load_thresholds(Path(thresholds)) if thresholds else [],
-        baseline=load_report_dir(Path(baseline)) if baseline else None,
+        baseline=load_report_dir(resolve_baseline(baseline, Path(config.getoption("sseu_report_dir"))))
+        if baseline else None,
         margin=config.getoption("sseu_margin"),
         resamples=config.getoption("sseu_bootstrap"),
         seed=config.getoption("sseu_bootstrap_seed"),

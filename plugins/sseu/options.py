@@ -69,11 +69,16 @@ def add_options(parser: pytest.Parser) -> None:
     add("--sseu-thresholds", default=None, metavar="FILE",
         help="TOML file of [[bound]] tables: a case breaching its bound fails; bounds on avg/avg_mixed are own entries")
     add("--sseu-baseline", default=None, metavar="DIR",
-        help="report dir of an earlier run: fail cases that got worse by more than the margin, significantly")
+        help="report dir or run folder of an earlier run, or 'previous' (the report dir's latest run): "
+             "fail cases that got worse by more than the margin, significantly")
     add("--sseu-margin", type=float, default=1.0, metavar="POINTS",
         help="how many points worse a case may get before the baseline gate looks at significance (default 1)")
     add("--sseu-bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for intervals and the gate")
     add("--sseu-bootstrap-seed", type=int, default=0, metavar="N", help="seed of the bootstrap resamples")
+    # Report history and terminal (README, Run history)
+    add("--sseu-keep-runs", type=int, default=None, metavar="N",
+        help="keep only the newest N run folders of the report dir (the latest complete run always stays)")
+    add("--sseu-ci", action="store_true", help="terminal tables also show the 95%% bootstrap interval of each cell")
     add("--sseu-shard", default=None, metavar="K/N",
         help="run shard K of N (1-based): a deterministic 1/N of the cases; join the reports with `sseu merge`")
 
@@ -112,6 +117,14 @@ def bench_config(config: pytest.Config) -> BenchConfig:
 
 def report_dir(config: pytest.Config) -> Path:
     return Path(config.getoption("sseu_report_dir"))
+
+
+def keep_runs(config: pytest.Config) -> int | None:
+    """--sseu-keep-runs N, N >= 1, or None (keep every run)."""
+    keep = config.getoption("sseu_keep_runs")
+    if keep is not None and keep < 1:
+        raise pytest.UsageError(f"--sseu-keep-runs {keep}: keep at least 1 run (leave the option out to keep all)")
+    return keep
 
 
 def model_settings(config: pytest.Config) -> dict:

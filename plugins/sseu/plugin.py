@@ -41,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from sseu_harness.bench import Bench  # heavy: only when benchmarking
 
     try:
+        options.keep_runs(config)
         bench = Bench(options.bench_config(config))
         config.stash[GATES] = load_gates(config, bench, sharded=options.shard(config) is not None)
     except SSEUError as exc:
@@ -105,7 +106,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.stash[REPORT_ERROR] = "interrupted: the report was not rewritten; rerun to finish from the store"
         return
     outcome = finish(session, config.stash[BENCH], ledger, config.stash[GATES], options.report_dir(config),
-                     options.shard(config))
+                     options.shard(config), options.keep_runs(config))
     config.stash[OUTCOME] = outcome
     if outcome.report_error:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
@@ -123,20 +124,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     outcome = config.stash[OUTCOME]
     tr.section("SSEU-Bench")
-    for title, table in tables.table1(outcome.records, fmt="simple"):
+    for title, table in tables.terminal_tables(outcome.records, ci=config.getoption("sseu_ci")):
         tr.write_line(f"\n{title}")
         tr.write_line(table)
-    second = tables.table2(outcome.records, fmt="simple")
-    if second:
-        tr.write_line(f"\n{second[0]}")
-        tr.write_line(second[1])
     for gate in outcome.gates:
         tr.write_line(f"\ngate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.message}",
                       red=not gate.passed, green=gate.passed)
     if outcome.report_error:
         tr.write_line(f"\nERROR: {outcome.report_error}", red=True, bold=True)
-    else:
-        tr.write_line(f"\nreport: {options.report_dir(config).resolve()}")
+    elif outcome.run is not None and outcome.promoted:
+        tr.write_line(f"\nreport: {options.report_dir(config).resolve()} (run {outcome.run.name})")
+    elif outcome.run is not None:
+        tr.write_line(f"\nreport: {outcome.run.resolve()}; an incomplete run (a case without its record), "
+                      f"so the top of {options.report_dir(config)} keeps its latest complete run", yellow=True)
     if outcome.missing:
         tr.write_line(
             f"\nERROR: {len(outcome.missing)} case(s) delivered no metric record (a lost report); "

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--margin", type=float, default=1.0, help="points a case may get worse (default 1)")
     parser.add_argument("--bootstrap", type=int, default=None, help="resamples (default: as the reports)")
     parser.add_argument("--bootstrap-seed", type=int, default=None, help="seed (default: as the reports)")
+    parser.add_argument("--ci", action="store_true", help="terminal tables also show each cell's 95%% interval")
 
 
 def check_joinable(reports: list[ReportDir]) -> None:
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         resamples=args.bootstrap or boot.get("resamples", 1000),
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
-    for title, table in tables.table1(summary.records, fmt="simple"):
+    for title, table in tables.terminal_tables(summary.records, ci=args.ci):
         print(f"{title}\n{table}\n")
     for gate in summary.gates:
         print(f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.message}")

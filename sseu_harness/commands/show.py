@@ -12,14 +12,12 @@ HELP = "print the paper's tables from a report directory"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("report_dir", type=Path, help="a report directory (holding summary.json)")
+    parser.add_argument("report_dir", type=Path, help="a report directory (holding summary.json) or one of its run folders")
+    parser.add_argument("--ci", action="store_true", help="also show each cell's 95%% bootstrap interval")
 
 
 def run(args: argparse.Namespace) -> int:
     records = load_report_dir(args.report_dir).summary["records"]
-    for title, table in tables.table1(records, fmt="simple"):
+    for title, table in tables.terminal_tables(records, ci=args.ci):
         print(f"{title}\n{table}\n")
-    second = tables.table2(records, fmt="simple")
-    if second:
-        print(f"{second[0]}\n{second[1]}")
     return 0
