@@ -9,6 +9,7 @@ seconds) to that file: the benchmark reads the model's busy window from it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -52,6 +53,29 @@ class SleepyAdapter(Adapter):
     def answer(self, requests: list[Request]) -> list[str]:
         started = time.monotonic()
         time.sleep(float(os.environ.get("SSEU_BENCH_LATENCY", "0.05")) * len(requests))
+        out = answers(requests)
+        log_call(started, len(requests))
+        return out
+
+
+class LognormalNull(Adapter):
+    """Sleeps a lognormal latency per call (median 0.2 s, sigma 0.8, seeded), then answers: a served null model.
+
+    Thread-safe, for the serve wrapper's ``--workers``: it measures whether the
+    wrapper keeps such a model busy.
+    """
+
+    name = "lognormal-null"
+
+    def __init__(self, **_: object) -> None:
+        self.rng = np.random.default_rng(0)
+        self.lock = threading.Lock()
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        with self.lock:
+            latency = 0.2 * float(np.exp(0.8 * self.rng.standard_normal()))
+        started = time.monotonic()
+        time.sleep(latency)
         out = answers(requests)
         log_call(started, len(requests))
         return out

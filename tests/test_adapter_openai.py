@@ -240,8 +240,17 @@ def test_replicas_as_settings_and_their_identity():
         OpenAIChatAdapter.resolve({"base_url": [], "api_model": "m"})
 
 
+def heard(body: dict) -> str:
+    """An answer that depends on the clip (a hearing check sees varied answers)."""
+    import zlib
+
+    audio = next(p for p in body["messages"][-1]["content"] if p["type"] == "input_audio")["input_audio"]["data"]
+    pick = zlib.crc32(audio.encode()) % 4
+    return f"Transcript: the birch canoe {pick}\nScene: home\nEvents: {['dog', 'blender', 'car', 'dishes'][pick]}"
+
+
 def test_a_session_spreads_over_replicas_given_by_repeating_the_option(tmp_path):
-    with ChatServer() as first, ChatServer() as second:
+    with ChatServer(answer=heard) as first, ChatServer(answer=heard) as second:
         proc = run_pytest("--sseu-model=openai", f"--sseu-base-url={first.base_url}",
                           f"--sseu-base-url={second.base_url}", "--sseu-api-model=test-audio",
                           "--sseu-model-set=concurrency=4", "--sseu-snrs=0", "--sseu-modes=independent,joint",
