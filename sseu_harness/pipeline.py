@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 COMMIT_INTERVAL_S = 1.0
 PREFETCH_CLIPS = 64  # prepared clips waiting for the model, at most (plus one unit per dispatch thread)
 SOURCE_BLOCK = 32  # items per pass for concurrent adapters (what the mixer's source cache must hold)
+PREFETCH_THREADS = 2  # for concurrent adapters: soxr, numpy and soundfile release the GIL, so two overlap
 
 
 @dataclass(eq=False)
@@ -85,8 +86,11 @@ class Engine:
         self._ready: queue.Queue = queue.Queue(maxsize=max(1, PREFETCH_CLIPS // self.unit))
         self._writes: queue.Queue = queue.Queue()
         self._busy = 0  # units being answered
-        self._threads = [threading.Thread(target=self._prefetch, name="sseu-prefetch", daemon=True),
-                         threading.Thread(target=self._write, name="sseu-store-writer", daemon=True)]
+        # in-process models keep one prefetch thread: their batches are made in the order of a fresh run
+        prefetchers = PREFETCH_THREADS if self.concurrency > 1 else 1
+        self._threads = [threading.Thread(target=self._prefetch, name=f"sseu-prefetch-{k}", daemon=True)
+                         for k in range(prefetchers)]
+        self._threads.append(threading.Thread(target=self._write, name="sseu-store-writer", daemon=True))
         self._threads += [threading.Thread(target=self._dispatch, name=f"sseu-call-{k}", daemon=True)
                           for k in range(self.concurrency)]
         for thread in self._threads:

@@ -204,3 +204,24 @@ def test_bad_audio_fails_its_case_with_the_file_named(tmp_path):
     with pytest.raises(AudioError, match="cannot decode .*" + victim.split("/")[-1]):
         source.answers(slot_for(Hearing()), manifest.items, Case("hearing", "ASR", "snr_0", "independent"), "p", 0)
     source.close()
+
+
+def test_threads_racing_for_one_item_decode_its_sources_once(monkeypatch):
+    decoded: list[str] = []
+    real = mixer_module.read_mono
+
+    def slow(path, *args, **kwargs):
+        decoded.append(str(path))
+        time.sleep(0.3)  # long enough for every thread to ask while the first decodes
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(mixer_module, "read_mono", slow)
+    mixer = Mixer(MANIFEST)
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(mixer.sources(ITEMS[0]))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(decoded) == 2  # one speech file, one background, for four threads
+    assert all(pair[0] is got[0][0] and pair[1] is got[0][1] for pair in got) and len(got) == 4
