@@ -88,8 +88,8 @@ class AnswerSource:
         return self._identity(job.slot, job.items[k], job.case, job.prompt, job.seed)
 
     def close(self) -> None:
-        """Let calls in flight finish and store their answers; start no new call."""
-        self.pipeline.close(self.timeout or 60.0)
+        """Let calls in flight finish (up to the call timeout, at most 30 s) and store their answers."""
+        self.pipeline.close(min(self.timeout or 30.0, 30.0))
 
     def _identity(self, slot: ModelSlot, item: Item, case: Case, prompt: str, seed: int) -> dict:
         return {
