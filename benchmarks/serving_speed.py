@@ -78,8 +78,8 @@ def demo_copies(copies: int, out: Path) -> Path:
     return out / "manifest.jsonl"
 
 
-def session(args: list[str], work: Path, env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the pytest process) of one real session with fresh caches."""
+def session(args: list[str], work: Path, env: dict | None = None, repo: Path = REPO) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the pytest process) of one real session of the harness at `repo`."""
     code = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
             "print(p.stdout[-4000:]); print(p.stderr[-2000:]); print('RC', p.returncode); "
             "u = resource.getrusage(resource.RUSAGE_CHILDREN); print('CPU', u.ru_utime + u.ru_stime)")
@@ -87,8 +87,8 @@ def session(args: list[str], work: Path, env: dict | None = None) -> tuple[float
     cmd = [sys.executable, "-c", code, sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
            f"--sseu-cache-dir={cache}", f"--sseu-report-dir={report}", *args]
     started = time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+    out = subprocess.run(cmd, cwd=repo, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(repo), **(env or {})})
     wall = time.perf_counter() - started
     lines = out.stdout.splitlines()
     rc = int(next(line for line in lines if line.startswith("RC ")).split()[1])
@@ -127,9 +127,10 @@ def openai_args(url: str, concurrency: int) -> list[str]:
             f"--sseu-model-set=concurrency={concurrency}"]
 
 
-def utilisation(manifest: Path, work: Path, concurrency: int) -> dict:
+def utilisation(manifest: Path, work: Path, concurrency: int, repo: Path = REPO) -> dict:
     with LatencyServer(MEDIAN, SIGMA) as server:
-        wall, cpu = session([f"--sseu-data={manifest}", *AT_GRID, *openai_args(server.url, concurrency)], work)
+        wall, cpu = session([f"--sseu-data={manifest}", *AT_GRID, *openai_args(server.url, concurrency)], work,
+                            repo=repo)
         stats, server_cpu = server.stats(), server.cpu()
     window = stats["last"] - stats["first"]
     mean = stats["latency_sum"] / stats["requests"]
@@ -226,6 +227,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sseu-serving-bench")
     parser.add_argument("--skip", default="", help="comma list of figures to skip, e.g. 4,5")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a checkout of an earlier harness: figure 1 is measured with it too, under the same load")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     work = args.workdir
@@ -256,6 +259,10 @@ def main() -> None:
         report("1b. utilisation through the serve wrapper, null model, concurrency 32",
                f"{w['requests']} requests, model busy window {w['window']:.1f} s (session wall {w['wall']:.1f} s): "
                f"**{w['utilisation']:.2f}** (goal >= 0.85)")
+    if args.before is not None and "1" not in skip:
+        u = utilisation(manifest, work, 32, repo=args.before.resolve())
+        report("1. the same with the harness at --before", f"server busy {u['window']:.1f} s "
+               f"(session wall {u['wall']:.1f} s): **{u['utilisation']:.2f}**")
     http_cpu = None
     if "3" not in skip:
         small, large = demo_copies(4, work / "set-4"), demo_copies(12, work / "set-12")
