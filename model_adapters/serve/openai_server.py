@@ -67,6 +67,8 @@ from model_adapters.common.settings import parse_assignments  # noqa: E402
 from model_adapters.registry import adapter_factory, load_target  # noqa: E402
 
 MAX_BODY = 64 * 1024 * 1024  # bytes of one request: base64 of ~30 min of 16 kHz PCM
+MAX_DISCARD = 1024 * 1024  # a refused request's body up to this size is read and dropped, unparsed, so that
+# closing the connection cannot reset it before the client reads its 401; a larger one is not read at all
 
 
 class BadRequest(ValueError):
@@ -252,6 +254,13 @@ def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: 
                 return True
             self.close_connection = True
             self._error(401, "invalid API key", "authentication_error")
+            length = int(self.headers.get("Content-Length") or 0) if self.command == "POST" else 0
+            if 0 < length <= MAX_DISCARD:
+                try:
+                    self.connection.settimeout(2.0)  # a caller that never sends it holds no thread for long
+                    self.rfile.read(length)
+                except OSError:
+                    pass
             return False
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
