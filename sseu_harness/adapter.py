@@ -25,7 +25,7 @@ class Request:
     task: str | None  # None in joint and CoT modes: one answer serves all tasks
     mode: str
     seed: int
-    prepared: object = None  # what `Adapter.prepare` built ahead of the call (e.g. an HTTP payload)
+    prepared: object = None  # what `Adapter.prepare_request` built ahead of the call (e.g. an HTTP payload)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Adapter(ABC):
     def answer(self, requests: list[Request]) -> list[Answer]:
         """One answer per request, in order."""
 
-    def prepare(self, request: Request) -> Request:
+    def prepare_request(self, request: Request) -> Request:
         """Work on one request that can run ahead of the model, in the harness's prefetch thread.
 
         A served adapter encodes its payload here (WAV, base64) while earlier

@@ -4,8 +4,8 @@ Why: a served model sits idle whenever the harness mixes audio, encodes WAV or
 waits for the slowest request of a batch. Here every case (and run) a process
 will run is a `Job`; the jobs of one model share an `Engine` with
 
-* a prefetch thread that mixes, resamples and ``adapter.prepare``s upcoming
-  clips into a bounded queue (soxr and soundfile release the GIL), in
+* a prefetch thread (two for served models) that mixes, resamples and
+  ``adapter.prepare_request``s upcoming clips into a bounded queue (soxr and soundfile release the GIL), in
   item-major order over the known jobs, so the mixer's small cache of decoded
   sources hits and each item's sources are decoded once per pass;
 * ``adapter.concurrency`` dispatch threads, each taking the next prepared unit
@@ -138,9 +138,9 @@ class Engine:
                 continue
             try:
                 task = job.case.task if job.case.mode == "independent" else None
-                requests = [adapter.prepare(Request(job.items[k], mixer.waveform(job.items[k], job.case.snr_db,
-                                                                                    adapter.sample_rate),
-                                                    job.prompt, task, job.case.mode, job.seed)) for k in unit]
+                requests = [adapter.prepare_request(Request(
+                    job.items[k], mixer.waveform(job.items[k], job.case.snr_db, adapter.sample_rate),
+                    job.prompt, task, job.case.mode, job.seed)) for k in unit]
             except Exception as exc:  # noqa: BLE001 - bad audio fails its case, named, not the process
                 self._fail(job, exc)
                 continue

@@ -9,7 +9,7 @@ default; with a temperature above 0 the run seed goes out as ``seed``.
 want it). Requests run `concurrency` at a time with the client's retries; in a
 benchmark session the harness streams them (one clip per call, `concurrency`
 calls in flight) and builds each payload (WAV, base64) ahead in its prefetch
-(`prepare`). ``base_url`` may name several replicas of one served model (a
+(`prepare_request`). ``base_url`` may name several replicas of one served model (a
 comma list or a list): each request goes to the least-busy one, and a request
 to an unreachable one is retried on another (``openai_chat.ChatClient``).
 
@@ -158,7 +158,7 @@ class OpenAIChatAdapter(TextAdapter):
 
     # --- answering ------------------------------------------------------------------------
 
-    def prepare(self, request: Request) -> Request:
+    def prepare_request(self, request: Request) -> Request:
         """The messages (WAV + base64, the costly part) built ahead, in the harness's prefetch thread."""
         return dataclasses.replace(request, prepared=self.messages(request))
 

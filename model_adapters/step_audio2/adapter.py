@@ -143,8 +143,8 @@ class StepAudio2Adapter(TextAdapter):
         self.model = module.StepAudio2(values["model"] or "Step-Audio-2-mini")
         self.wavs = TempWavs("sseu-step-")
 
-    def prepare(self, request: Request) -> Request:
-        return self.endpoint.prepare(request) if self.endpoint is not None else request
+    def prepare_request(self, request: Request) -> Request:
+        return self.endpoint.prepare_request(request) if self.endpoint is not None else request
 
     def generate(self, requests: list[Request], decoding: Decoding) -> list[str]:
         if self.endpoint is not None:
