@@ -8,9 +8,8 @@ b. the whole harness (pytest, -n 0) over all cases with an adapter that
    answers at once, as a ratio to (a). Goal <= 1.5.
 c. peak memory (RSS) of the harness at 1x and 4x the items, on one SNR and
    mode (3 cases). Goal: < 10% growth.
-d. the `openai` adapter against a loopback server answering after 200 ms, at
-   concurrency 1, 8 and 32, as a fraction of min(concurrency / latency, the
-   same client against a zero-latency server). Goal >= 0.8.
+d. moved to benchmarks/serving_speed.py (a variable-latency server, the
+   whole harness streaming to it; issue 12).
 e. scoring: text-embedder calls per distinct answer string, cold and warm
    cache, and the scoring time.
 f. on the first 100 items (all 54 cases: 3,200 clips to answer), a rerun on a
@@ -101,29 +100,6 @@ def harness(manifest: Path, work: Path, extra: list[str] = (), env: dict | None 
                            f"--sseu-report-dir={tempfile.mkdtemp(dir=work)}", *extra], env)
 
 
-def openai_rate(latency: float, concurrency: int, clips: int) -> float:
-    """Clips/s of the `openai` adapter against benchmarks/latency_server.py (its own process)."""
-    from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
-    from sseu_harness.adapter import Request
-
-    server = subprocess.Popen([sys.executable, "-m", "benchmarks.latency_server", "--latency", str(latency)],
-                              cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline())
-        adapter = OpenAIChatAdapter(base_url=f"http://127.0.0.1:{port}/v1", api_model="m",
-                                    concurrency=concurrency, batch_size=clips)
-        item = load_manifest().items[0]
-        audio = np.zeros(16_000 * 8, dtype=np.float32)
-        requests = [Request(item, audio, "Where is the speaker?", "ASC", "independent", 0) for _ in range(clips)]
-        adapter.answer(requests[:concurrency])  # open the connections first, as a long run has them open
-        started = time.perf_counter()
-        adapter.answer(requests)
-        return clips / (time.perf_counter() - started)
-    finally:
-        server.stdin.close()
-        server.wait(timeout=10)
-
-
 def scoring_figures(work: Path) -> dict:
     from sseu_harness.embedders.cache import CachedEmbedder
     from sseu_harness.embedders.minilm import MiniLMEmbedder
@@ -192,14 +168,6 @@ def main() -> None:
         _, four, _ = harness(scaled(manifest, 4, work / "set-x4"), runs, subset)
         print(f"c. peak RSS, 3 cases: {one} MiB at {args.items} items, {four} MiB at {4 * args.items} items: "
               f"{100 * (four - one) / one:+.1f}% (goal < 10%)")
-    if "d" not in skip:
-        for concurrency in (1, 8, 32):
-            clips = max(32, 8 * concurrency)
-            slow = openai_rate(0.2, concurrency, clips)
-            fast = openai_rate(0.0, concurrency, clips)
-            ideal = min(concurrency / 0.2, fast)
-            print(f"d. openai adapter, concurrency {concurrency:>2}: {slow:.1f} clips/s at 200 ms latency, "
-                  f"{fast:.1f} clips/s at 0 ms; {slow / ideal:.2f} of the ideal {ideal:.1f} (goal >= 0.8)")
     if "e" not in skip:
         s = scoring_figures(runs)
         print(f"e. scoring {s['answers']} answers with {s['distinct']} distinct strings: cold {s['cold_calls']} "

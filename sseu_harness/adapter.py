@@ -25,6 +25,7 @@ class Request:
     task: str | None  # None in joint and CoT modes: one answer serves all tasks
     mode: str
     seed: int
+    prepared: object = None  # what `Adapter.prepare_request` built ahead of the call (e.g. an HTTP payload)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Adapter(ABC):
     modes: tuple[str, ...] = MODES
     deterministic: bool = True  # greedy decoding: repeated runs give the same answers
     batch_size: int = 1
+    concurrency: int = 1  # calls the harness may have in flight at once (served models: their request pool)
     settings: dict = {}  # what identifies this configuration (model id, revision, decoding)
 
     @classmethod
@@ -85,6 +87,14 @@ class Adapter(ABC):
     @abstractmethod
     def answer(self, requests: list[Request]) -> list[Answer]:
         """One answer per request, in order."""
+
+    def prepare_request(self, request: Request) -> Request:
+        """Work on one request that can run ahead of the model, in the harness's prefetch thread.
+
+        A served adapter encodes its payload here (WAV, base64) while earlier
+        calls are in flight; the default prepares nothing.
+        """
+        return request
 
     def close(self) -> None:
         """Release the model (GPU memory, subprocesses); called once at session end."""

@@ -20,7 +20,7 @@ from .cases import Case, build_cases, parse_choice_list, parse_snr_list
 from .embedders.registry import make_embedder
 from .errors import ConfigError
 from .evaluation import evaluate_slice
-from .inference import AnswerSource, ModelSlot, Progress, SharedAnswers
+from .inference import AnswerSource, ModelSlot, Progress
 from .manifest import Item, Manifest, load_manifest
 from .mixer import MIXER_VERSION, Mixer
 from .normalizer import get_normalizer
@@ -49,7 +49,6 @@ class Bench:
         self.factories = {model_label_of(spec): adapter_factory(spec) for spec in config.models}
         self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
         self._adapters: dict[str, Adapter] = {}
-        self._shared = SharedAnswers()
         store = PredictionStore(config.store) if config.store else None
         self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
 
@@ -104,17 +103,28 @@ class Bench:
         settings = self.config.model_settings.get(model, {})
         return ModelSlot(model, factory, factory.identity(settings), lambda: self.adapter(model))
 
+    def plan(self, cases: list[Case]) -> None:
+        """Announce the cases this process will run, in order: their clips stream to the model without gaps."""
+        for case in cases:
+            if self.unsupported(case):
+                continue
+            slot, items = self.slot(case.model), self.items_at(case.snr)
+            prompt = self.prompts.prompt(case.task, case.mode, case.model)
+            for seed in self.seeds:
+                self.answers.plan(slot, items, case, prompt, seed)
+
     def run_case(self, case: Case, progress: Progress | None = None) -> tuple[dict, list[dict]]:
-        """(record, per-clip prediction rows) of one case over all runs."""
+        """(record, per-clip prediction rows) of one case over all runs.
+
+        ``seconds``: the model time charged to the case (README, Performance) plus its own scoring time.
+        """
         slot = self.slot(case.model)
         items = self.items_at(case.snr)
         prompt = self.prompts.prompt(case.task, case.mode, case.model)
-        started = time.perf_counter()
-        values, rows, failures, refusals, errors, first_errors, from_store = [], [], 0, 0, 0, [], 0
+        values, rows, failures, refusals, errors, first_errors, from_store, seconds = [], [], 0, 0, 0, [], 0, 0.0
         for run, seed in enumerate(self.seeds):
-            got = self._shared.get(
-                case, seed, lambda: self.answers.answers(slot, items, case, prompt, seed, progress)
-            )
+            got = self.answers.answers(slot, items, case, prompt, seed, progress)
+            started = time.perf_counter()
             result = evaluate_slice(case.task, case.mode, items, got.answers, self.scorer, self.normalizer)
             values.append(result.value)
             failures += result.failures
@@ -125,8 +135,8 @@ class Bench:
             for row in result.rows:
                 rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
                              "mode": case.mode, "run": run, "seed": seed, **row})
-        record = case_record(case, values, self.seeds, len(items), failures, time.perf_counter() - started,
-                             refusals=refusals)
+            seconds += got.model_seconds + time.perf_counter() - started
+        record = case_record(case, values, self.seeds, len(items), failures, seconds, refusals=refusals)
         record.update(
             errors=errors,
             first_errors=first_errors[:3],
@@ -157,6 +167,7 @@ class Bench:
         }
 
     def close(self) -> None:
+        self.answers.close()
         for adapter in self._adapters.values():
             adapter.close()
         self._adapters.clear()

@@ -1,7 +1,9 @@
 """Answers for a case's clips: from the prediction store where present, else from the model.
 
-The model is asked in batches; every batch's answers are stored before the
-next batch starts, so a crash loses at most one batch. A batch that raises is
+The model is asked through a `Pipeline` (pipeline.py): the cases a process
+will run are planned ahead, their clips mixed in a bounded prefetch and sent
+as a continuous stream, and answers stored as they arrive, so a crash loses at
+most the calls in flight and one commit interval. A batch that raises is
 retried clip by clip, so one bad clip cannot sink its neighbours; a clip that
 still raises, or a call that outlives the timeout, becomes a `Failure` with
 its reason. Failures are not stored: a rerun retries them.
@@ -13,7 +15,6 @@ import hashlib
 import os
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -22,6 +23,7 @@ from .cases import Case
 from .errors import SSEUError
 from .manifest import Item
 from .mixer import MIXER_VERSION, Mixer
+from .pipeline import Job, Pipeline
 from .store import PredictionStore, answer_key, canonical_json
 
 Progress = Callable[[int, int], None]
@@ -43,6 +45,7 @@ class ModelSlot:
 class CaseAnswers:
     answers: list[Answer | Failure]
     from_store: int  # clips whose answer came from the store
+    model_seconds: float = 0.0  # model time charged to this reader (README, Performance)
 
 
 class AnswerSource:
@@ -52,48 +55,49 @@ class AnswerSource:
         self.store = store
         self.timeout = timeout
         self.rescore = rescore
+        self.pipeline = Pipeline(self)
+        self._item_rows: dict[int, tuple[Item, str]] = {}
+        self._prompts: dict[str, str] = {}
+
+    def plan(self, slot: ModelSlot, items: Sequence[Item], case: Case, prompt: str, seed: int) -> Job:
+        """Announce a case-run this process will run: its missing answers start streaming when its model runs."""
+        return self.pipeline.plan(slot, items, case, prompt, seed)
 
     def answers(self, slot: ModelSlot, items: Sequence[Item], case: Case, prompt: str, seed: int,
                 progress: Progress | None = None) -> CaseAnswers:
-        identities = [self._identity(slot, item, case, prompt, seed) for item in items]
-        keys = [answer_key(identity) for identity in identities]
+        job = self.pipeline.run(self.plan(slot, items, case, prompt, seed), progress)
+        seconds = 0.0 if job.charged else job.model_seconds
+        job.charged = True
+        return CaseAnswers(list(job.answers), job.from_store, seconds)  # type: ignore[arg-type]
+
+    def new_job(self, slot: ModelSlot, items: Sequence[Item], case: Case, prompt: str, seed: int, order: int) -> Job:
+        """A job with its keys and stored answers; `todo` holds the clips to ask the model for."""
+        keys = [answer_key(self._identity(slot, item, case, prompt, seed)) for item in items]
         stored = self.store.get_many(keys) if self.store else {}
         todo = [k for k, key in enumerate(keys) if key not in stored]
+        job = Job(slot, items, case, prompt, seed, keys, [stored.get(key) for key in keys], todo,
+                  len(items) - len(todo), order, unanswered=len(todo), remaining=len(todo))
         if todo and self.rescore:
-            raise SSEUError(
+            job.error = SSEUError(
                 f"{len(todo)} of {len(items)} answers of {case.id} are not in the prediction store "
                 f"(first: {items[todo[0]].id}); run without --sseu-rescore to compute them"
             )
-        answers: list[Answer | Failure | None] = [stored.get(key) for key in keys]
-        done = len(items) - len(todo)
-        if progress and done:
-            progress(done, len(items))
-        if todo:
-            adapter = slot.load()
-            size = max(1, adapter.batch_size)
-            task = case.task if case.mode == "independent" else None
-            for start in range(0, len(todo), size):
-                batch = todo[start : start + size]
-                requests = [Request(items[k], self.mixer.waveform(items[k], case.snr_db, adapter.sample_rate),
-                                    prompt, task, case.mode, seed) for k in batch]
-                results = self._ask(adapter, requests)
-                for k, result in zip(batch, results):
-                    answers[k] = result
-                if self.store:
-                    self.store.put_many([(keys[k], identities[k], answers[k]) for k in batch
-                                         if not isinstance(answers[k], Failure)])
-                done += len(batch)
-                if progress:
-                    progress(done, len(items))
-        return CaseAnswers(answers, len(items) - len(todo))  # type: ignore[arg-type]
+        return job
+
+    def identity_of(self, job: Job, k: int) -> dict:
+        return self._identity(job.slot, job.items[k], job.case, job.prompt, job.seed)
+
+    def close(self) -> None:
+        """Let calls in flight finish (up to the call timeout, at most 30 s) and store their answers."""
+        self.pipeline.close(min(self.timeout or 30.0, 30.0))
 
     def _identity(self, slot: ModelSlot, item: Item, case: Case, prompt: str, seed: int) -> dict:
         return {
             "model": slot.label,
             "adapter": slot.identity,
-            "prompt": _sha256(prompt),
+            "prompt": self._prompt_hash(prompt),
             "item": item.id,
-            "item_row": _sha256(canonical_json(item.to_json())),
+            "item_row": self._item_row(item),
             "snr": case.snr,
             "mixer": MIXER_VERSION,
             "mode": case.mode,
@@ -101,13 +105,25 @@ class AnswerSource:
             "seed": seed,  # also for greedy models: whether a model samples can hinge on its settings
         }
 
-    def _ask(self, adapter: Adapter, requests: list[Request]) -> list[Answer | Failure]:
+    def _prompt_hash(self, prompt: str) -> str:
+        if prompt not in self._prompts:
+            self._prompts[prompt] = _sha256(prompt)
+        return self._prompts[prompt]
+
+    def _item_row(self, item: Item) -> str:
+        """SHA-256 of an item's manifest row, computed once per item object (it is hashed for every case)."""
+        known = self._item_rows.get(id(item))
+        if known is None or known[0] is not item:
+            known = self._item_rows[id(item)] = (item, _sha256(canonical_json(item.to_json())))
+        return known[1]
+
+    def ask(self, adapter: Adapter, requests: list[Request]) -> list[Answer | Failure]:
         try:
             out = self._call(adapter, requests)
         except Exception as exc:  # noqa: BLE001 - a model's failure is data, not a crash
             if len(requests) == 1:
                 return [Failure(_reason(exc))]
-            return [self._ask(adapter, [r])[0] for r in requests]
+            return [self.ask(adapter, [r])[0] for r in requests]
         if len(out) != len(requests):
             raise SSEUError(f"adapter {adapter.name} returned {len(out)} answers for {len(requests)} requests")
         return out
@@ -144,28 +160,3 @@ def _reason(exc: BaseException) -> str:
         if _SECRET_NAME.search(name) and len(value) >= 8:
             text = text.replace(value, "<redacted>")
     return text[:MAX_REASON]
-
-
-class SharedAnswers:
-    """Answers of joint and CoT modes, computed once per (group, seed) and shared by the three task cases.
-
-    The scheduler keeps a group's cases on one worker and adjacent, so a small
-    LRU suffices; an evicted group is looked up again (in the store), never wrong.
-    """
-
-    def __init__(self, capacity: int = 3) -> None:
-        self._store: OrderedDict[tuple[str, int], CaseAnswers] = OrderedDict()
-        self._capacity = capacity
-
-    def get(self, case: Case, seed: int, compute: Callable[[], CaseAnswers]) -> CaseAnswers:
-        if case.mode == "independent":
-            return compute()
-        key = (case.group, seed)
-        if key in self._store:
-            self._store.move_to_end(key)
-            return self._store[key]
-        answers = compute()
-        self._store[key] = answers
-        if len(self._store) > self._capacity:
-            self._store.popitem(last=False)
-        return answers

@@ -31,6 +31,7 @@ Definitions (part of the benchmark's contract, see README "How mixing works"):
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -58,31 +59,60 @@ class Mixture:
 
 
 class Mixer:
-    """Makes mixtures for any SNR; keeps a bounded cache of decoded sources."""
+    """Makes mixtures for any SNR; keeps a bounded cache of decoded sources (thread-safe).
+
+    The harness asks for an item's mixtures close together (item-major order
+    over the cases it runs, see pipeline.py), so a small cache decodes each
+    item's sources once per pass.
+    """
 
     def __init__(self, manifest: Manifest, cache_items: int = 32) -> None:
         self.manifest = manifest
         self._sources: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_items = cache_items
         self._levels: dict[str, _Levels] = {}  # item id -> its level rule's constants: 3 floats, computed once
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Event] = {}  # items being decoded by some thread
+
+    def reserve(self, items: int) -> None:
+        """Keep the sources of at least `items` items (a pass's block of items)."""
+        with self._lock:
+            self._cache_items = max(self._cache_items, items)
 
     def sources(self, item: Item) -> tuple[np.ndarray, np.ndarray]:
-        """(speech, background) of an item, mono float32 at MIX_RATE."""
+        """(speech, background) of an item, mono float32 at MIX_RATE; decoded once even when threads race."""
         if not item.has_sources:
             raise ManifestError(f"item {item.id} is pre-mixed: it has no sources to mix")
-        cached = self._sources.get(item.id)
-        if cached is not None:
-            self._sources.move_to_end(item.id)
-            return cached
+        while True:
+            with self._lock:
+                cached = self._sources.get(item.id)
+                if cached is not None:
+                    self._sources.move_to_end(item.id)
+                    return cached
+                loading = self._loading.get(item.id)
+                if loading is None:
+                    loading = self._loading[item.id] = threading.Event()
+                    break
+            loading.wait()  # another thread decodes it: take its result (or its error, by trying again)
+        try:
+            pair = self._decode(item)
+            with self._lock:
+                self._sources[item.id] = pair
+                while len(self._sources) > self._cache_items:
+                    self._sources.popitem(last=False)
+            return pair
+        finally:
+            with self._lock:
+                del self._loading[item.id]
+            loading.set()
+
+    def _decode(self, item: Item) -> tuple[np.ndarray, np.ndarray]:
         parts = [self._load(path) for path in item.speech.parts]
         if len(parts) > 1:
             gap = np.zeros(int(round(item.speech.gap * MIX_RATE)), dtype=np.float32)
             parts = [piece for part in parts for piece in (part, gap)][:-1]
         speech = np.concatenate(parts) if len(parts) > 1 else parts[0]
         background = self._load(item.background.path, item.background.start, item.background.duration)
-        self._sources[item.id] = (speech, background)
-        if len(self._sources) > self._cache_items:
-            self._sources.popitem(last=False)
         return speech, background
 
     def mix(self, item: Item, snr_db: float) -> Mixture:

@@ -193,3 +193,70 @@ def test_benchmark_session_through_the_endpoint_leaks_no_key(server, tmp_path, m
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in proc.stdout + proc.stderr
+
+
+# --- several replicas (issue 12) ---------------------------------------------------------------------
+
+
+def test_requests_go_to_the_least_busy_replica_and_skip_a_dead_one():
+    with ChatServer(delay=0.4) as slow, ChatServer() as fast:
+        dead = "http://127.0.0.1:9/v1"  # nothing listens: connection refused
+        adapter = make(slow, base_url=f"{dead},{slow.base_url},{fast.base_url}", concurrency=4)
+        prompts = [f"clip {i}" for i in range(24)]
+        answers = adapter.answer([req(p) for p in prompts])
+        assert len(answers) == 24 and all(a.startswith("Transcript:") for a in answers)
+        assert len(slow.seen) + len(fast.seen) == 24  # every request answered once, none lost on the dead one
+        assert 0 < len(slow.seen) < len(fast.seen)  # the slow replica holds its requests: it gets fewer
+        (refused,) = [r for r in adapter.client.replicas if r.url == dead]
+        assert refused.down_until > 0  # avoided after its refusal
+        adapter.close()
+
+
+def test_adaptive_concurrency_halves_on_429_and_grows_back(server):
+    server.script = [Step(status=429, headers={"retry-after-ms": "1"})]
+    adaptive = make(server, concurrency=8, adaptive_concurrency=True)
+    assert adaptive.answer([req()])[0].startswith("Transcript:")
+    (replica,) = adaptive.client.replicas
+    assert replica.limit == pytest.approx(4 + 1 / 4)  # halved on the 429, then one answer's worth of growth
+    for _ in range(40):
+        adaptive.answer([req()])
+    assert replica.limit == 8  # back to the ceiling, never above
+    server.script = [Step(status=429, headers={"retry-after-ms": "1"})]
+    fixed = make(server, concurrency=8)
+    fixed.answer([req()])
+    assert fixed.client.replicas[0].limit == 8
+
+
+def test_replicas_as_settings_and_their_identity():
+    one = {"base_url": "http://127.0.0.1:8000/v1", "api_model": "m"}
+    # the store key of a single-URL configuration is the one the start commit (ab20c76) wrote
+    from sseu_harness.store import answer_key
+
+    assert answer_key(OpenAIChatAdapter.identity(one)) == "e90b266a764aa23919f920a8336873a78c1526bfa027253f572bcf4fada60334"
+    listed = OpenAIChatAdapter.resolve({"base_url": ["http://a:1/v1", "http://u:p@b:2/v1/"], "api_model": "m"})
+    assert listed["base_url"] == "http://a:1/v1,http://u:p@b:2/v1/"
+    assert OpenAIChatAdapter.describe(listed)["base_url"] == "http://a:1/v1,http://b:2/v1"  # no credentials
+    with pytest.raises(ConfigError, match="base_url must be a URL, a comma list of URLs or a list of URLs"):
+        OpenAIChatAdapter.resolve({"base_url": [], "api_model": "m"})
+
+
+def heard(body: dict) -> str:
+    """An answer that depends on the clip (a hearing check sees varied answers)."""
+    import zlib
+
+    audio = next(p for p in body["messages"][-1]["content"] if p["type"] == "input_audio")["input_audio"]["data"]
+    pick = zlib.crc32(audio.encode()) % 4
+    return f"Transcript: the birch canoe {pick}\nScene: home\nEvents: {['dog', 'blender', 'car', 'dishes'][pick]}"
+
+
+def test_a_session_spreads_over_replicas_given_by_repeating_the_option(tmp_path):
+    with ChatServer(answer=heard) as first, ChatServer(answer=heard) as second:
+        proc = run_pytest("--sseu-model=openai", f"--sseu-base-url={first.base_url}",
+                          f"--sseu-base-url={second.base_url}", "--sseu-api-model=test-audio",
+                          "--sseu-model-set=concurrency=4", "--sseu-snrs=0", "--sseu-modes=independent,joint",
+                          f"--sseu-report-dir={tmp_path / 'r'}", f"--sseu-cache-dir={tmp_path / 'c'}")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert len(first.seen) + len(second.seen) == 4 * DEMO_ITEMS
+        assert first.seen and second.seen
+    meta = summary(tmp_path / "r")["meta"]["models"]["openai"]
+    assert meta["settings"]["base_url"] == f"{first.base_url},{second.base_url}"

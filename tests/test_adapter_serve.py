@@ -187,3 +187,25 @@ def test_base64_helper_round_trips():
     decoded, rate = read_wav(base64.b64decode(wav_base64(audio, 16_000)))
     assert rate == 16_000 and np.array_equal(decoded, audio)
     assert Path(__file__).name.startswith("test_adapter_")
+
+
+def test_the_key_is_checked_before_the_body_is_read_and_in_constant_time(monkeypatch):
+    import socket
+
+    from model_adapters.serve import openai_server
+
+    compared = []
+    real = openai_server.hmac.compare_digest
+    monkeypatch.setattr(openai_server.hmac, "compare_digest", lambda a, b: compared.append(1) or real(a, b))
+    server = ModelServer(Echo(), "m", port=0, api_key="k-123").start()
+    try:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            # promises 50 MB and sends none of it: a server reading the body first would wait forever
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")
+            reply = sock.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 401") and "Connection: close" in reply
+        assert compared == [1]
+        assert post(server.base_url, body(), {"Authorization": "Bearer k-123"})[0] == 200
+    finally:
+        server.close()

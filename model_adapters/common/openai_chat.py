@@ -1,18 +1,28 @@
-"""Chat completions against any OpenAI-compatible endpoint, a bounded number at a time.
+"""Chat completions against one or several OpenAI-compatible endpoints, a bounded number at a time.
 
-One `openai.OpenAI` client (thread-safe) serves a `ThreadPoolExecutor` of
-`concurrency` threads, so at most that many requests are in flight. Retries
-with exponential backoff on 408/409/429/5xx, connection errors and timeouts
-are the client's own (`max_retries`; it honours the server's ``retry-after`` /
-``retry-after-ms`` headers). The API key lives only in the client, which sends
-it in the Authorization header: openai's exceptions carry the request (and
-so the header), so they are translated into ours and never chained, and the
-key is redacted from their text.
+Several replicas of one served model share the load: each request goes to
+the least-busy replica (fewest requests in flight), and a request that cannot
+reach its replica (connection refused, timeout) is retried at once on another;
+the unreachable replica is avoided for `DOWN_S` seconds. Retries with
+exponential backoff on 408/409/429/5xx honour the server's ``retry-after`` /
+``retry-after-ms`` headers (`max_retries` per request, over all replicas).
+With ``adaptive`` on, each replica's concurrency limit halves on a 429 or 503
+and grows back by one per limit's worth of answers (AIMD), up to `concurrency`.
+
+Each replica has its own `openai.OpenAI` client (thread-safe, its retries off:
+this module retries). The API key lives only in those clients, which send it
+in the Authorization header: openai's exceptions carry the request (and so
+the header), so they are translated into ours and never chained, and the key
+is redacted from their text.
 """
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,10 +32,28 @@ from .imports import require
 
 # Statuses that retrying cannot fix: the key, the model name or the request is wrong.
 _CONFIG_STATUSES = {400, 401, 403, 404, 422}
+_RETRY_STATUSES = {408, 409, 429}  # and every 5xx
+_BACKOFF_STATUSES = {429, 503}  # the server asks for less: adaptive concurrency backs off
+DOWN_S = 5.0  # how long an unreachable replica is avoided
+MAX_RETRY_AFTER_S = 60.0
 
 
 class EndpointError(SSEUError):
     """The endpoint kept failing (rate limit, 5xx, timeout, unreachable) after all retries."""
+
+
+def split_urls(text: str | list[str] | None) -> list[str]:
+    """Base URLs from a comma list or a list (a setting, a repeated option), in order, without duplicates."""
+    if not text:
+        return []
+    parts = text if isinstance(text, list) else text.split(",")
+    return list(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
+
+
+def public_urls(text: str | None) -> str | None:
+    """`public_url` of each of several comma-separated base URLs."""
+    urls = split_urls(text)
+    return ",".join(public_url(u) or "" for u in urls) if urls else text
 
 
 def public_url(url: str | None) -> str | None:
@@ -39,45 +67,134 @@ def public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
+@dataclass(eq=False)
+class Replica:
+    url: str
+    client: Any
+    limit: float  # requests it may have in flight (adaptive: shrinks on 429/503, grows on answers)
+    in_flight: int = 0
+    sent: int = 0
+    down_until: float = 0.0
+    last_backoff: float = 0.0
+
+
 class ChatClient:
     def __init__(self, model: str, base_url: str, api_key: str | None, *, concurrency: int = 8,
-                 timeout: float = 120.0, max_retries: int = 5, hint: str = "") -> None:
+                 timeout: float = 120.0, max_retries: int = 5, hint: str = "", adaptive: bool = False) -> None:
         openai = require("openai", model, "pip install openai")
         self.model = model
         self.base_url = base_url
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.hint = hint
+        self.adaptive = adaptive
         self._key = api_key or ""
         # A local vLLM needs no key; the client insists on one, so an unused placeholder is sent.
-        self._client = openai.OpenAI(api_key=api_key or "EMPTY", base_url=base_url, timeout=timeout,
-                                     max_retries=max_retries)
+        self.replicas = [Replica(url, openai.OpenAI(api_key=api_key or "EMPTY", base_url=url, timeout=timeout,
+                                                    max_retries=0), float(concurrency))
+                         for url in split_urls(base_url)]
         self._openai = openai
+        self._completion = openai.types.chat.ChatCompletion
+        self._state = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sseu-{model}")
 
     def __repr__(self) -> str:
-        return f"ChatClient(model={self.model!r}, base_url={public_url(self.base_url)!r}, concurrency={self.concurrency})"
+        return f"ChatClient(model={self.model!r}, base_url={public_urls(self.base_url)!r}, concurrency={self.concurrency})"
 
     def complete_many(self, payloads: Iterable[dict[str, Any]]) -> list[str]:
         """The answer text of each payload, in order; raises on the first payload that finally failed."""
+        payloads = list(payloads) if not isinstance(payloads, list) else payloads
+        if len(payloads) == 1:  # the harness's stream sends one at a time from its own threads
+            return [self.complete(payloads[0])]
         return list(self._pool.map(self.complete, payloads))
 
     def complete(self, payload: dict[str, Any]) -> str:
-        try:
-            response = self._client.chat.completions.create(**payload)
-        except self._openai.OpenAIError as exc:
-            error = self._translate(exc)
-        else:
-            if not response.choices:
-                raise EndpointError(f"{self.model} at {public_url(self.base_url)} returned no choices")
-            return response.choices[0].message.content or ""
-        raise error  # outside the except block: no chained openai exception (it holds the key)
+        error: SSEUError | None = None
+        body = _body(payload)
+        for attempt in range(self.max_retries + 1):
+            replica = self._acquire()
+            wait = None
+            try:
+                # `post`, not `chat.completions.create`: the body is plain JSON already, and create's
+                # type-driven walk over it (the base64 audio included) costs more CPU than the HTTP call
+                response = replica.client.post("/chat/completions", body=body, cast_to=self._completion)
+            except self._openai.APIConnectionError as exc:  # refused, reset or timed out: try another replica
+                self._release(replica, ok=False)
+                error = self._translate(exc, replica)
+                wait = self._down(replica, attempt)
+            except self._openai.APIStatusError as exc:
+                self._release(replica, ok=False)
+                error = self._translate(exc, replica)
+                status = exc.status_code
+                if status in _CONFIG_STATUSES or not (status in _RETRY_STATUSES or status >= 500):
+                    break
+                wait = self._throttled(replica, exc, attempt)
+            except BaseException as exc:
+                self._release(replica, ok=False)
+                if not isinstance(exc, self._openai.OpenAIError):
+                    raise
+                error = self._translate(exc, replica)
+                break
+            else:
+                self._release(replica, ok=True)
+                if not response.choices:
+                    raise EndpointError(f"{self.model} at {public_url(replica.url)} returned no choices")
+                return response.choices[0].message.content or ""
+            if wait and attempt < self.max_retries:
+                time.sleep(wait)
+        assert error is not None
+        raise error  # outside any except block: no chained openai exception (it holds the key)
 
-    def _translate(self, exc: Exception) -> SSEUError:
+    # --- replicas -------------------------------------------------------------------------------
+
+    def _acquire(self) -> Replica:
+        """The least-busy reachable replica with room under its limit (waits while all are at their limit)."""
+        with self._state:
+            while True:
+                now = time.monotonic()
+                up = [r for r in self.replicas if r.down_until <= now] or \
+                    [min(self.replicas, key=lambda r: r.down_until)]
+                free = [r for r in up if r.in_flight < max(1, int(r.limit))]
+                if free:
+                    replica = min(free, key=lambda r: (r.in_flight / max(r.limit, 1.0), r.sent))
+                    replica.in_flight += 1
+                    replica.sent += 1
+                    return replica
+                self._state.wait(timeout=0.5)
+
+    def _release(self, replica: Replica, ok: bool) -> None:
+        with self._state:
+            replica.in_flight -= 1
+            if ok:
+                replica.down_until = 0.0
+                if self.adaptive and replica.limit < self.concurrency:
+                    replica.limit = min(float(self.concurrency), replica.limit + 1.0 / replica.limit)
+            self._state.notify_all()
+
+    def _down(self, replica: Replica, attempt: int) -> float | None:
+        """Avoid an unreachable replica for a while; retry at once when another one is up, else back off."""
+        with self._state:
+            replica.down_until = time.monotonic() + DOWN_S
+            others_up = any(r.down_until <= time.monotonic() for r in self.replicas if r is not replica)
+        return None if others_up else _backoff(attempt)
+
+    def _throttled(self, replica: Replica, exc: Exception, attempt: int) -> float:
+        status = getattr(exc, "status_code", None)
+        if self.adaptive and status in _BACKOFF_STATUSES:
+            with self._state:
+                now = time.monotonic()
+                if now - replica.last_backoff > 0.5:  # one halving per burst of refusals
+                    replica.limit = max(1.0, replica.limit / 2)
+                    replica.last_backoff = now
+        after = _retry_after(getattr(exc, "response", None))
+        return after if after is not None else _backoff(attempt)
+
+    def _translate(self, exc: Exception, replica: Replica | None = None) -> SSEUError:
         message = str(exc)
         if self._key:
             message = message.replace(self._key, "<redacted>")
-        where = f"{self.model} at {public_url(self.base_url)}"
+        url = replica.url if replica is not None and len(self.replicas) > 1 else self.base_url
+        where = f"{self.model} at {public_urls(url)}"
         status = getattr(exc, "status_code", None)
         if status in (401, 403):
             return ConfigError(f"{where} refused the API key (HTTP {status}): {message}; check the key's environment variable")
@@ -92,4 +209,34 @@ class ChatClient:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        self._client.close()
+        for replica in self.replicas:
+            replica.client.close()
+
+
+def _body(payload: dict[str, Any]) -> dict[str, Any]:
+    """The request body: the payload with its ``extra_body`` fields merged in, as `create` would send it."""
+    extra = payload.get("extra_body")
+    body = {k: v for k, v in payload.items() if k != "extra_body"}
+    return {**body, **extra} if extra else body
+
+
+def _backoff(attempt: int) -> float:
+    """openai's own schedule: 0.5 s doubling up to 8 s, minus up to 25 % jitter."""
+    return min(0.5 * 2.0 ** attempt, 8.0) * (1 - 0.25 * random.random())
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if 0 < seconds <= MAX_RETRY_AFTER_S:
+            return seconds
+    return None

@@ -38,6 +38,9 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "table": (lambda v: isinstance(v, dict), "a table"),
     "str_list": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
+    "urls": (lambda v: (isinstance(v, str) and v.strip(",") != "")
+             or (isinstance(v, list) and v != [] and all(isinstance(x, str) and x for x in v)),
+             "a URL, a comma list of URLs or a list of URLs"),
     "tokens": (
         lambda v: (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
         or (isinstance(v, dict) and set(v) <= set(MODES) and all(isinstance(x, int) and x >= 1 for x in v.values())),

@@ -6,7 +6,12 @@ prompt as a ``text`` part and the clip as an ``input_audio`` part (base64 WAV,
 Decoding is explicit: ``temperature`` 0 (greedy) and ``max_tokens`` per mode by
 default; with a temperature above 0 the run seed goes out as ``seed``.
 ``modalities: ["text"]`` is sent only when configured (OpenAI's audio models
-want it). Requests run `concurrency` at a time with the client's retries.
+want it). Requests run `concurrency` at a time with the client's retries; in a
+benchmark session the harness streams them (one clip per call, `concurrency`
+calls in flight) and builds each payload (WAV, base64) ahead in its prefetch
+(`prepare_request`). ``base_url`` may name several replicas of one served model (a
+comma list or a list): each request goes to the least-busy one, and a request
+to an unreachable one is retried on another (``openai_chat.ChatClient``).
 
 Where things come from: base URL from the setting ``base_url``
 (``--sseu-base-url``) or ``OPENAI_BASE_URL``; the served model's name from
@@ -22,6 +27,7 @@ clear error with the serve command when no base URL is given.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Mapping
 
@@ -30,13 +36,14 @@ from sseu_harness.errors import ConfigError
 
 from model_adapters.common.audio import cut, wav_base64
 from model_adapters.common.base import DECODING_SETTINGS, Decoding, TextAdapter, decoding_summary
-from model_adapters.common.openai_chat import ChatClient, public_url
+from model_adapters.common.openai_chat import ChatClient, public_url, public_urls, split_urls
 from model_adapters.common.settings import Schema, Setting
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 
 ENDPOINT_SETTINGS = DECODING_SETTINGS.extend(
-    base_url=Setting("str", None, help="e.g. http://127.0.0.1:8000/v1 (else OPENAI_BASE_URL)"),
+    base_url=Setting("urls", None, help="e.g. http://127.0.0.1:8000/v1, or several replicas: a comma list or a list "
+                                        "(else OPENAI_BASE_URL)"),
     api_model=Setting("str", None, help="the served model name (else SSEU_OPENAI_MODEL)"),
     api_key_env=Setting("str", "OPENAI_API_KEY", help="NAME of the environment variable holding the key"),
     sample_rate=Setting("pos_int", 16_000, help="rate of the WAV sent"),
@@ -49,7 +56,8 @@ ENDPOINT_SETTINGS = DECODING_SETTINGS.extend(
     modalities=Setting("str_list", None, help='e.g. ["text"] for OpenAI audio models'),
     max_tokens_field=Setting("str", "max_tokens", choices=("max_tokens", "max_completion_tokens")),
     extra_body=Setting("table", None, help="extra request fields (e.g. vLLM's top_k)"),
-    concurrency=Setting("pos_int", 8, help="requests in flight at once"),
+    concurrency=Setting("pos_int", 8, help="requests in flight at once (over all replicas)"),
+    adaptive_concurrency=Setting("bool", False, help="halve a replica's concurrency on 429/503, then grow it again"),
     timeout=Setting("pos", 120.0, help="seconds per request attempt"),
     max_retries=Setting("int", 5, help="retries with backoff on 429, 5xx, timeouts, connection errors"),
     batch_size=Setting("pos_int", 32, help="clips handed over per call (sent concurrency at a time)"),
@@ -77,16 +85,17 @@ class OpenAIChatAdapter(TextAdapter):
         self.api_model: str = values["api_model"]
         self.sample_rate = values["sample_rate"]
         self.batch_size = max(values["batch_size"], 1)
+        self.concurrency = values["concurrency"]
         self.setup_decoding(values)
         key = os.environ.get(values["api_key_env"]) or None
         if key is None and _official(self.base_url):
             raise ConfigError(
-                f"model {self.name}: {public_url(self.base_url)} needs an API key: set the environment variable "
+                f"model {self.name}: {public_urls(self.base_url)} needs an API key: set the environment variable "
                 f"{values['api_key_env']} (or name another one with api_key_env)"
             )
         self.client = ChatClient(self.name, self.base_url, key, concurrency=values["concurrency"],
                                  timeout=float(values["timeout"]), max_retries=values["max_retries"],
-                                 hint=self.serve_hint)
+                                 hint=self.serve_hint, adaptive=values["adaptive_concurrency"])
         self.settings = self.describe(values)
 
     # --- configuration ---------------------------------------------------------------
@@ -97,7 +106,7 @@ class OpenAIChatAdapter(TextAdapter):
         values = cls.SETTINGS.parse(cls.name, settings)
         if values["max_retries"] < 0:
             raise ConfigError(f"model {cls.name}: max_retries must be >= 0, got {values['max_retries']}")
-        values["base_url"] = values["base_url"] or cls.env_base_url()
+        values["base_url"] = ",".join(split_urls(values["base_url"])) or cls.env_base_url()
         values["api_model"] = values["api_model"] or cls.env_api_model() or cls.default_api_model
         if not values["base_url"]:
             raise ConfigError(cls.missing_base_url())
@@ -131,7 +140,7 @@ class OpenAIChatAdapter(TextAdapter):
     @classmethod
     def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         out = {k: values.get(k) for k in _IDENTITY_KEYS if values.get(k) is not None}
-        out["base_url"] = public_url(values["base_url"])
+        out["base_url"] = public_urls(values["base_url"])  # one URL: as before; replicas: all, in order
         out.update(decoding_summary(values))
         return out
 
@@ -145,9 +154,13 @@ class OpenAIChatAdapter(TextAdapter):
                 "sample_rate": settings.get("sample_rate", cls.sample_rate), "settings": settings}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={public_url(self.base_url)!r}, api_model={self.api_model!r})"
+        return f"{type(self).__name__}(base_url={public_urls(self.base_url)!r}, api_model={self.api_model!r})"
 
     # --- answering ------------------------------------------------------------------------
+
+    def prepare_request(self, request: Request) -> Request:
+        """The messages (WAV + base64, the costly part) built ahead, in the harness's prefetch thread."""
+        return dataclasses.replace(request, prepared=self.messages(request))
 
     def generate(self, requests: list[Request], decoding: Decoding) -> list[str]:
         # a generator: the pool starts sending while later payloads (WAV + base64) are still being built
@@ -176,7 +189,7 @@ class OpenAIChatAdapter(TextAdapter):
         v = self.values
         payload: dict[str, Any] = {
             "model": self.api_model,
-            "messages": self.messages(request),
+            "messages": request.prepared if request.prepared is not None else self.messages(request),
             "temperature": decoding.temperature,
             v["max_tokens_field"]: decoding.max_new_tokens,
         }
@@ -195,7 +208,7 @@ class OpenAIChatAdapter(TextAdapter):
 
 
 def _official(base_url: str) -> bool:
-    return (public_url(base_url) or "").rstrip("/") == OFFICIAL_BASE_URL
+    return any((public_url(url) or "").rstrip("/") == OFFICIAL_BASE_URL for url in split_urls(base_url))
 
 
 def serve_command(model: str, model_path: str, port: int = 8000, extra: str = "") -> str:

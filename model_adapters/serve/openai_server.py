@@ -27,13 +27,20 @@ The protocol (a subset of OpenAI's):
 
 Requests that arrive together are answered in one batch (up to
 ``--max-batch``, waiting at most ``--batch-wait-ms`` for company), one batch at
-a time: the adapter's batched generation is what makes concurrency pay.
+a time: the adapter's batched generation is what makes concurrency pay. An
+adapter that is itself a client of something concurrent (or thread-safe) may
+run ``--workers N`` batches at once.
+
+With ``--api-key-env`` the key is checked before the body is read (a caller
+without it cannot make the server read 64 MB), in constant time
+(`hmac.compare_digest`).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hmac
 import json
 import os
 import queue
@@ -60,6 +67,8 @@ from model_adapters.common.settings import parse_assignments  # noqa: E402
 from model_adapters.registry import adapter_factory, load_target  # noqa: E402
 
 MAX_BODY = 64 * 1024 * 1024  # bytes of one request: base64 of ~30 min of 16 kHz PCM
+MAX_DISCARD = 1024 * 1024  # a refused request's body up to this size is read and dropped, unparsed, so that
+# closing the connection cannot reset it before the client reads its 401; a larger one is not read at all
 
 
 class BadRequest(ValueError):
@@ -140,14 +149,16 @@ def decoding_of(body: dict[str, Any]) -> Decoding:
 class Batcher:
     """One worker thread answers queued requests in batches of equal decoding."""
 
-    def __init__(self, adapter: Any, max_batch: int, wait_s: float) -> None:
+    def __init__(self, adapter: Any, max_batch: int, wait_s: float, workers: int = 1) -> None:
         self.adapter = adapter
         self.max_batch = max(1, max_batch)
         self.wait_s = wait_s
         self.queue: queue.Queue = queue.Queue()
         self.batches: list[int] = []  # sizes of the batches run (for tests and logs)
-        self._thread = threading.Thread(target=self._run, name="sseu-batcher", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"sseu-batcher-{k}", daemon=True)
+                         for k in range(max(1, workers))]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, request: Request, decoding: Decoding) -> Future:
         future: Future = Future()
@@ -155,8 +166,10 @@ class Batcher:
         return future
 
     def close(self) -> None:
-        self.queue.put(None)
-        self._thread.join(timeout=10)
+        for _ in self._threads:
+            self.queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def _run(self) -> None:
         pending: list[tuple[Request, Decoding, Future]] = []
@@ -209,8 +222,11 @@ class Batcher:
 
 def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: str | None,
                  slots: threading.BoundedSemaphore, quiet: bool):
+    expected = f"Bearer {api_key}".encode("utf-8") if api_key is not None else None
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body leave at once: no delayed-ACK stall per answer
 
         def log_message(self, fmt: str, *args: Any) -> None:
             if not quiet:
@@ -219,6 +235,8 @@ def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             body = json.dumps(payload).encode("utf-8")
             self.send_response(status)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -228,11 +246,21 @@ def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: 
             self._send(status, {"error": {"message": message, "type": kind, "code": status}})
 
         def _authorized(self) -> bool:
-            if api_key is None:
+            """The key, compared in constant time; a refused request's body is never read (connection closed)."""
+            if expected is None:
                 return True
-            if self.headers.get("Authorization", "") == f"Bearer {api_key}":
+            given = self.headers.get("Authorization", "").encode("utf-8", "replace")
+            if hmac.compare_digest(given, expected):
                 return True
+            self.close_connection = True
             self._error(401, "invalid API key", "authentication_error")
+            length = int(self.headers.get("Content-Length") or 0) if self.command == "POST" else 0
+            if 0 < length <= MAX_DISCARD:
+                try:
+                    self.connection.settimeout(2.0)  # a caller that never sends it holds no thread for long
+                    self.rfile.read(length)
+                except OSError:
+                    pass
             return False
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -249,13 +277,14 @@ def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: 
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._error(404, f"no route {self.path}")
                 return
+            if not self._authorized():
+                return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
+                self.close_connection = True
                 self._error(413, f"request body over {MAX_BODY} bytes")
                 return
             raw = self.rfile.read(length)
-            if not self._authorized():
-                return
             with slots:
                 try:
                     body = json.loads(raw)
@@ -293,9 +322,9 @@ class ModelServer:
 
     def __init__(self, adapter: Any, served_name: str, host: str = "127.0.0.1", port: int = 8000,
                  max_batch: int = 8, batch_wait_ms: float = 20.0, max_pending: int = 64,
-                 api_key: str | None = None, quiet: bool = True) -> None:
+                 api_key: str | None = None, quiet: bool = True, workers: int = 1) -> None:
         self.adapter = adapter
-        self.batcher = Batcher(adapter, max_batch, batch_wait_ms / 1000.0)
+        self.batcher = Batcher(adapter, max_batch, batch_wait_ms / 1000.0, workers)
         handler = make_handler(served_name, self.batcher, int(adapter.sample_rate), api_key,
                                threading.BoundedSemaphore(max_pending), quiet)
         self.httpd = ThreadingHTTPServer((host, port), handler)
@@ -335,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-batch", type=int, default=8, help="requests answered in one batch")
     parser.add_argument("--batch-wait-ms", type=float, default=20.0, help="how long a batch waits for company")
     parser.add_argument("--max-pending", type=int, default=64, help="requests handled at once; more wait")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="batches answered at once (only for thread-safe adapters, e.g. clients of another server)")
     parser.add_argument("--api-key-env", default=None, help="NAME of an environment variable: require its value as Bearer key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -351,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --api-key-env {args.api_key_env}: the variable is not set", file=sys.stderr)
         return 2
     server = ModelServer(adapter, args.served_model_name or args.model, args.host, args.port, args.max_batch,
-                         args.batch_wait_ms, args.max_pending, api_key, quiet=not args.verbose)
+                         args.batch_wait_ms, args.max_pending, api_key, quiet=not args.verbose, workers=args.workers)
     print(f"serving {args.model} at {server.base_url} (model name {args.served_model_name or args.model})", flush=True)
     try:
         server.serve_forever()

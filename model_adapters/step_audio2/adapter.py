@@ -34,7 +34,8 @@ from model_adapters.common.base import Decoding, TextAdapter, decoding_summary
 from model_adapters.common.devices import check_workers_fit, choose_device
 from model_adapters.common.imports import check_importable, require
 from model_adapters.common.settings import Setting
-from model_adapters.openai_compatible.adapter import ENDPOINT_SETTINGS, OpenAIChatAdapter, public_url
+from model_adapters.common.openai_chat import public_urls
+from model_adapters.openai_compatible.adapter import ENDPOINT_SETTINGS, OpenAIChatAdapter
 
 REPO = "https://github.com/stepfun-ai/Step-Audio2"
 SYSTEM_PROMPT = "You are a helpful assistant."
@@ -118,13 +119,14 @@ class StepAudio2Adapter(TextAdapter):
         if self.endpoint_mode(values):
             self.endpoint = _Endpoint(**_endpoint_settings(settings))
             self.batch_size = self.endpoint.batch_size
+            self.concurrency = self.endpoint.concurrency  # the harness streams requests to the server
         else:
             self._load_native(values)
         self.settings = self.describe(values)
 
     def __repr__(self) -> str:
         if self.endpoint is not None:
-            return f"StepAudio2Adapter(base_url={public_url(self.endpoint.base_url)!r})"
+            return f"StepAudio2Adapter(base_url={public_urls(self.endpoint.base_url)!r})"
         return f"StepAudio2Adapter(model={self.values.get('model')!r})"
 
     def _load_native(self, values: Mapping[str, Any]) -> None:
@@ -140,6 +142,9 @@ class StepAudio2Adapter(TextAdapter):
         self.torch = torch
         self.model = module.StepAudio2(values["model"] or "Step-Audio-2-mini")
         self.wavs = TempWavs("sseu-step-")
+
+    def prepare_request(self, request: Request) -> Request:
+        return self.endpoint.prepare_request(request) if self.endpoint is not None else request
 
     def generate(self, requests: list[Request], decoding: Decoding) -> list[str]:
         if self.endpoint is not None:

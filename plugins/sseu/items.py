@@ -50,6 +50,7 @@ class BenchCase(pytest.Item):
 
     def runtest(self) -> None:
         bench = bench_of(self.config)
+        bench.plan([item.case for item in upcoming(self) if isinstance(item, BenchCase)])
         record, rows = bench.run_case(self.case, _progress_printer(self.config, self.case.id))
         prediction_sink(self.config).write(self.case.id, rows)
         record["worker"] = getattr(self.config, "workerinput", {}).get("workerid", "main")
@@ -69,6 +70,24 @@ class BenchCase(pytest.Item):
 
     def reportinfo(self):
         return self.path, 0, self.case.id
+
+
+def upcoming(item: pytest.Item) -> list[pytest.Item]:
+    """This item and those this process will run after it, in order, as far as they are known.
+
+    Without xdist: the rest of the session. In an xdist worker: the items the
+    controller has already handed to it (its run queue, read under its lock);
+    work-stealing schedulers are not used with these cases, so the queue holds.
+    """
+    items = item.session.items
+    for plugin in item.config.pluginmanager.get_plugins():
+        torun = getattr(plugin, "torun", None)
+        if torun is not None and hasattr(torun, "lock") and hasattr(plugin, "nextitem_index"):
+            with torun.lock() as queued:
+                indices = [plugin.nextitem_index, *queued]
+            return [item, *(items[i] for i in indices if isinstance(i, int))]
+    position = next((k for k, other in enumerate(items) if other is item), None)
+    return [item] if position is None else list(items[position:])
 
 
 def case_of_nodeid(nodeid: str) -> tuple[str, str, str, str] | None:

@@ -43,8 +43,9 @@ def add_options(parser: pytest.Parser) -> None:
         help="TOML file with a [models.<name>] table of settings per model (model, revision, dtype, device, ...)")
     add("--sseu-model-path", default=None, metavar="ID_OR_PATH", help="the model's weights: hub id or local folder")
     add("--sseu-model-revision", default=None, metavar="REV", help="hub revision (branch, tag or commit)")
-    add("--sseu-base-url", default=None, metavar="URL",
-        help="endpoint of a served model, e.g. http://127.0.0.1:8000/v1 (openai, kimi-audio, ltu-as, step-audio2)")
+    add("--sseu-base-url", action="append", default=None, metavar="URL",
+        help="endpoint of a served model, e.g. http://127.0.0.1:8000/v1 (openai, kimi-audio, ltu-as, step-audio2); "
+             "several replicas: a comma list or repeat the option (each request goes to the least-busy one)")
     add("--sseu-api-model", default=None, metavar="NAME", help="the served model's name at --sseu-base-url")
     add("--sseu-api-key-env", default=None, metavar="VAR",
         help="name of the environment variable holding the endpoint's API key (default OPENAI_API_KEY)")
@@ -136,6 +137,8 @@ def model_settings(config: pytest.Config) -> dict:
         return {}
     single = {key: config.getoption(dest) for dest, key in OPTION_SETTINGS.items()
               if config.getoption(dest) is not None}
+    if isinstance(single.get("base_url"), list):  # repeated --sseu-base-url: replicas of one served model
+        single["base_url"] = ",".join(single["base_url"])
     single.update(parse_assignments(config.getoption("sseu_model_set") or [], "--sseu-model-set"))
     workers = config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
     workers = workers if isinstance(workers, int) and workers > 0 else 1
