@@ -110,4 +110,8 @@ def test_the_session_prints_tables_within_120_columns_with_intervals_when_asked(
     section = proc.stdout[proc.stdout.index(" SSEU-Bench "):]
     tables = section[section.index("Table 1"):section.index("report: ")]
     assert max(len(line) for line in tables.splitlines()) <= 120
-    assert "87.68" in tables and "[70.9, 105.0]" in tables  # --sseu-ci: the interval under the value
+    report_dir, _ = hostile_report
+    records = json.loads((report_dir / "summary.json").read_text())["records"]
+    asr = next(r for r in records if r.get("case") == "hostile-ASR-snr_0-independent")
+    value, interval = f"{asr['value']:.2f}", f"[{asr['ci_low']:.1f}, {asr['ci_high']:.1f}]"
+    assert value in tables and interval in tables  # --sseu-ci: the interval under the value
