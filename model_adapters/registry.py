@@ -28,6 +28,7 @@ BUILTIN: dict[str, str] = {
     "laion-clap": "model_adapters.laion_clap.adapter:LaionClapAdapter",
     "mga-clap": "model_adapters.mga_clap.adapter:MgaClapAdapter",
     "whisper": "model_adapters.whisper.adapter:WhisperAdapter",
+    "faster-whisper": "model_adapters.faster_whisper.adapter:FasterWhisperAdapter",
     "openai": "model_adapters.openai_compatible.adapter:OpenAIChatAdapter",
 }
 

@@ -53,6 +53,7 @@ class Adapter(ABC):
     tasks: tuple[str, ...] = TASKS
     modes: tuple[str, ...] = MODES
     deterministic: bool = True  # greedy decoding: repeated runs give the same answers
+    listens: bool = True  # answers depend on the audio; reference systems (oracle, chance) declare False
     batch_size: int = 1
     settings: dict = {}  # what identifies this configuration (model id, revision, decoding)
 
@@ -72,6 +73,10 @@ class Adapter(ABC):
             "settings": declared,
             "user_settings": user_settings,
         }
+
+    @classmethod
+    def preflight(cls, user_settings: dict) -> None:
+        """Refuse, before anything loads, settings whose weights cannot be had (raise ConfigError)."""
 
     @classmethod
     def unsupported(cls, task: str, mode: str) -> str | None:
