@@ -51,6 +51,8 @@ def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
 
 def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
     raw = answer if isinstance(answer, str) else ("" if isinstance(answer, Failure) else "<class scores>")
+    if isinstance(answer, ClassScores) and clip.value is not None:  # the model's own scores (the hearing gate)
+        fields["class_scores"] = [float(v) for v in np.asarray(clip.value).ravel()]
     return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, **fields}
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .bootstrap import CaseClips, draw
 from .gates import Comparison, GateResult, average_bounds, judge, pair, regression_result
+from .hearing import HearingCheck
 from .records import with_averages
 from .report import ReportWriter, write_summary_files
 from .reportdir import ReportDir
@@ -45,8 +46,10 @@ def summarize(
     resamples: int = 1000,
     seed: int = 0,
     case_bounds: bool = False,
+    hearing: bool = True,
 ) -> Summary:
-    """Write the report; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere)."""
+    """Write the report; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere);
+    `hearing` runs the hearing gate (`hearing.py`) on the rows."""
     records = with_averages(case_records, meta["task_snrs"])
     by_case = {r["case"]: r for r in records if "case" in r}
     draws = draw(list(clip_ids), resamples, seed, max_runs=max((r["runs"] for r in case_records), default=1))
@@ -55,7 +58,8 @@ def summarize(
     paired = []
     meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed},
             "gates": {"thresholds": [b.where for b in bounds], "margin": margin,
-                      "baseline": str(baseline.path) if baseline else None}}
+                      "baseline": str(baseline.path) if baseline else None, "hearing": hearing}}
+    heard = HearingCheck.from_meta(meta) if hearing else None
     with ReportWriter(report_dir) as out:
         predictions = out.stream("predictions.jsonl")
         for case, rows in case_rows:
@@ -63,6 +67,8 @@ def summarize(
             record = by_case.get(case)
             if record is None:
                 continue
+            if heard is not None:
+                heard.add(case, record["model"], rows)
             clips = CaseClips.from_rows(record["task"], rows)
             replicates[case] = clips.per_run(clips.weights(draws))
             if case in baseline_rows:
@@ -77,5 +83,11 @@ def summarize(
         comparisons = judge(paired, margin) if baseline else []
         if baseline:
             results.append(regression_result(comparisons, margin))
-        write_summary_files(out, records, meta, [g.__dict__ for g in results], [c.as_dict() for c in comparisons])
+        figures = {}
+        judged = heard.result(records) if heard is not None else None
+        if judged:
+            results.append(judged[0])
+            figures[judged[0].name] = judged[1]
+        gates = [{**g.__dict__, **({"figures": figures[g.name]} if g.name in figures else {})} for g in results]
+        write_summary_files(out, records, meta, gates, [c.as_dict() for c in comparisons])
     return Summary(records, results, comparisons)

@@ -70,6 +70,8 @@ def add_options(parser: pytest.Parser) -> None:
         help="how many points worse a case may get before the baseline gate looks at significance (default 1)")
     add("--sseu-bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for intervals and the gate")
     add("--sseu-bootstrap-seed", type=int, default=0, metavar="N", help="seed of the bootstrap resamples")
+    add("--sseu-no-hearing-check", action="store_true",
+        help="skip the hearing gate, which fails a model whose answers do not depend on the audio")
     add("--sseu-shard", default=None, metavar="K/N",
         help="run shard K of N (1-based): a deterministic 1/N of the cases; join the reports with `sseu merge`")
 
