@@ -15,6 +15,7 @@ class ScoresOracle(Adapter):
     """A CLAP-shaped reference: class scores from the ground truth, no ASR, independent mode only."""
 
     name = "scores-oracle"
+    listens = False  # a reference: scores from the ground truth
     tasks = ("ASC", "AT")
     modes = ("independent",)
     batch_size = 5
