@@ -58,7 +58,7 @@ def test_payload_carries_wav_at_the_rate_the_prompt_and_greedy_decoding(server):
     adapter = make(server)
     answers = adapter.answer([req("Which scene?")])
     (seen,) = server.seen
-    assert answers == [default_answer(seen.body)] and answers[0].startswith("Transcript: the birch canoe\nScene: ")
+    assert answers == [default_answer(seen.body)] and answers[0].startswith("Transcript: the birch canoe\nScene: home\nEvents: dog; ")
     assert seen.path == "/v1/chat/completions"
     body = seen.body
     assert body["model"] == "test-audio"
