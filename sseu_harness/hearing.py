@@ -110,6 +110,8 @@ def answer_signature(row: dict) -> tuple | None:
         return None
     if row.get("class_scores") is not None:
         return ("scores", tuple(row["class_scores"]))
+    if row.get("answer_sha256"):  # an answer longer than the stored part
+        return ("text-sha256", row["answer_sha256"])
     if row.get("answer") == CLASS_SCORES_PLACEHOLDER:
         return None  # a report written before rows kept the scores: cannot tell
     return ("text", row.get("answer", ""))

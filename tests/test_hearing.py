@@ -59,6 +59,14 @@ def test_one_case_that_varies_is_enough_and_small_or_failed_cases_are_not_judged
     assert gate.passed and "nothing to judge" in gate.message and figures["models"]["m"]["cases_checked"] == 0
 
 
+def test_long_answers_are_compared_whole_not_by_their_stored_beginning():
+    check = HearingCheck.from_meta(meta(m=True))
+    long = [{"item": f"i{k}", "run": 0, "answer": "x" * 4000, "failure": None, "answer_sha256": f"{k:064x}"}
+            for k in range(6)]
+    check.add("m-ASR-snr_0-independent", "m", long)
+    assert check.result([])[0].passed
+
+
 def test_identical_class_scores_count_as_one_answer_and_references_are_not_checked():
     check = HearingCheck.from_meta(meta(clap=True, oracle=False))
     same = [{"item": f"i{k}", "run": 0, "answer": "<class scores>", "failure": None, "class_scores": [0.1, 0.9]}
