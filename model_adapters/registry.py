@@ -9,8 +9,9 @@ and a ``package.module:factory`` spec given directly to ``--sseu-model``.
 from __future__ import annotations
 
 import importlib
+import inspect
 from importlib import metadata
-from typing import Callable
+from typing import Any, Callable
 
 from sseu_harness.adapter import Adapter
 from sseu_harness.errors import ConfigError
@@ -28,6 +29,7 @@ BUILTIN: dict[str, str] = {
     "laion-clap": "model_adapters.laion_clap.adapter:LaionClapAdapter",
     "mga-clap": "model_adapters.mga_clap.adapter:MgaClapAdapter",
     "whisper": "model_adapters.whisper.adapter:WhisperAdapter",
+    "faster-whisper": "model_adapters.faster_whisper.adapter:FasterWhisperAdapter",
     "openai": "model_adapters.openai_compatible.adapter:OpenAIChatAdapter",
 }
 
@@ -66,6 +68,66 @@ def load_target(name: str, target: str) -> Callable[..., Adapter]:
         return getattr(module, attr)
     except AttributeError:
         raise ConfigError(f"model {name!r}: {module_name} has no {attr!r}") from None
+
+
+class FunctionFactory:
+    """A plain function given as ``package.module:function``, standing in for an adapter class.
+
+    It is called once per process, at session start, with the model's settings,
+    and must return an `Adapter` without loading weights (load them on the first
+    `answer`). What a class declares (tasks, modes, whether it listens) is read
+    from the adapter it returned; its identity is ``module:function`` plus that
+    adapter's declared ``settings`` and the settings it was called with.
+    """
+
+    def __init__(self, target: str, function: Callable[..., Adapter], settings: dict[str, Any]) -> None:
+        self.target = target
+        self.label = model_label(target)
+        adapter = function(**settings)
+        if not isinstance(adapter, Adapter):
+            raise ConfigError(
+                f"model {target}: the function returned {type(adapter).__name__}, not an adapter; return an instance "
+                "of a sseu_harness.adapter.Adapter subclass (and load weights on its first answer, not before)"
+            )
+        self.adapter = adapter
+
+    @property
+    def listens(self) -> bool:
+        return bool(self.adapter.listens)
+
+    def __call__(self, **_: Any) -> Adapter:
+        return self.adapter
+
+    def preflight(self, user_settings: dict) -> None:
+        """Nothing to check: the function has already run."""
+
+    def unsupported(self, task: str, mode: str) -> str | None:
+        if task not in self.adapter.tasks:
+            return f"{self.label} does not do {task}"
+        if mode not in self.adapter.modes:
+            return f"{self.label} does not support {mode} mode"
+        return None
+
+    def identity(self, user_settings: dict) -> dict:
+        declared = self.adapter.settings
+        return {
+            "factory": self.target,
+            "name": self.adapter.name,
+            "sample_rate": self.adapter.sample_rate,
+            "settings": declared if isinstance(declared, dict) else {},
+            "user_settings": user_settings,
+        }
+
+
+def bind_factory(spec: str, factory: Callable[..., Adapter], settings: dict[str, Any]) -> Any:
+    """An adapter class as it is; a plain function called now (`FunctionFactory`)."""
+    if inspect.isclass(factory):
+        return factory
+    if callable(factory):
+        module, _, attr = spec.partition(":")
+        target = f"{module}:{attr}" if attr else f"{factory.__module__}:{factory.__qualname__}"
+        return FunctionFactory(target, factory, settings)
+    raise ConfigError(f"model {spec}: {factory!r} is neither an adapter class nor a function returning an adapter")
 
 
 def model_label(name: str) -> str:

@@ -54,6 +54,7 @@ class Adapter(ABC):
     tasks: tuple[str, ...] = TASKS
     modes: tuple[str, ...] = MODES
     deterministic: bool = True  # greedy decoding: repeated runs give the same answers
+    listens: bool = True  # answers depend on the audio; reference systems (oracle, chance) declare False
     batch_size: int = 1
     concurrency: int = 1  # calls the harness may have in flight at once (served models: their request pool)
     settings: dict = {}  # what identifies this configuration (model id, revision, decoding)
@@ -74,6 +75,10 @@ class Adapter(ABC):
             "settings": declared,
             "user_settings": user_settings,
         }
+
+    @classmethod
+    def preflight(cls, user_settings: dict) -> None:
+        """Refuse, before anything loads, settings whose weights cannot be had (raise ConfigError)."""
 
     @classmethod
     def unsupported(cls, task: str, mode: str) -> str | None:

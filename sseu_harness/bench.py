@@ -11,7 +11,7 @@ import time
 import warnings
 from functools import cached_property
 
-from model_adapters.registry import adapter_factory, model_label
+from model_adapters.registry import adapter_factory, bind_factory, model_label
 
 from . import __version__
 from .adapter import Adapter
@@ -25,6 +25,7 @@ from .manifest import Item, Manifest, load_manifest
 from .mixer import MIXER_VERSION, Mixer
 from .normalizer import get_normalizer
 from .parser import PARSER_VERSION
+from .preflight import check_audio_files
 from .prompts import PromptSet, load_prompts
 from .records import case_record
 from .scoring import Scorer
@@ -34,7 +35,9 @@ from .taxonomy import load_taxonomy
 
 
 class Bench:
-    def __init__(self, config: BenchConfig) -> None:
+    def __init__(self, config: BenchConfig, check_inputs: bool = True) -> None:
+        """`check_inputs`: before any model is constructed, refuse unreadable audio and weights that cannot
+        be had (the controller checks; xdist workers, started after it, skip it). Not under rescore."""
         if config.runs < 1:
             raise ConfigError(f"--sseu-runs must be at least 1, got {config.runs}")
         self.config = config
@@ -46,11 +49,29 @@ class Bench:
         self.tasks = parse_choice_list(config.tasks, TASKS, "--sseu-tasks")
         self.modes = parse_choice_list(config.modes, MODES, "--sseu-modes")
         self.snrs = parse_snr_list(config.snrs, self.available_snrs)
-        self.factories = {model_label_of(spec): adapter_factory(spec) for spec in config.models}
+        found = {model_label_of(spec): (spec, adapter_factory(spec)) for spec in config.models}
+        if check_inputs and not config.rescore:
+            self._check_inputs(found)
+        # plain functions are called here, once per process
+        self.factories = {label: bind_factory(spec, factory, config.model_settings.get(label, {}))
+                          for label, (spec, factory) in found.items()}
         self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
         self._adapters: dict[str, Adapter] = {}
         store = PredictionStore(config.store) if config.store else None
         self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
+
+    def _check_inputs(self, found: dict[str, tuple[str, object]]) -> None:
+        """Audio headers of every file the grid's runnable cases need, then each model's weights."""
+        snrs = set()
+        for case in build_cases(list(found), self.snrs, self.tasks, self.modes):
+            unsupported = getattr(found[case.model][1], "unsupported", None)  # a plain function: not known yet
+            if not callable(unsupported) or unsupported(case.task, case.mode) is None:
+                snrs.add(case.snr)
+        check_audio_files(self.manifest, [(snr, self.items_at(snr)) for snr in sorted(snrs, key=sort_key)])
+        for label, (_, factory) in found.items():
+            preflight = getattr(factory, "preflight", None)
+            if callable(preflight):
+                preflight(self.config.model_settings.get(label, {}))
 
     @property
     def seeds(self) -> list[int]:
@@ -162,7 +183,8 @@ class Bench:
             "seeds": self.seeds,
             "task_snrs": self.task_snrs(),
             "runs": self.config.runs,
-            "models": {label: {"spec": spec, **self.factories[label].identity(self.config.model_settings.get(label, {}))}
+            "models": {label: {"spec": spec, "listens": bool(getattr(self.factories[label], "listens", True)),
+                               **self.factories[label].identity(self.config.model_settings.get(label, {}))}
                        for label, spec in zip(self.factories, self.config.models)},
         }
 

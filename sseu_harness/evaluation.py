@@ -8,6 +8,7 @@ scene (never counted correct), no events (p_n = 0).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -61,6 +62,10 @@ _FIELD_OF_TASK = {"ASR": "transcript", "ASC": "scene", "AT": "events"}
 
 def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
     raw = answer if isinstance(answer, str) else ("" if isinstance(answer, Failure) else "<class scores>")
+    if isinstance(answer, ClassScores) and clip.value is not None:  # the model's own scores (the hearing gate)
+        fields["class_scores"] = [float(v) for v in np.asarray(clip.value).ravel()]
+    if len(raw) > MAX_STORED_ANSWER:  # the hearing gate compares whole answers, not their stored beginnings
+        fields["answer_sha256"] = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
     return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, "refused": clip.refused,
             **fields}
 

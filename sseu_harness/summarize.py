@@ -23,6 +23,7 @@ from .intervals import INTERVAL_METHOD
 from .drilldown import drill
 from .gates import Comparison, GateResult, average_bounds, judge, pair, regression_result
 from .history import History
+from .hearing import HearingCheck
 from .records import with_averages
 from .report import ReportWriter, write_summary_files
 from .reportdir import ReportDir
@@ -82,8 +83,10 @@ def write_report(
     resamples: int = 1000,
     seed: int = 0,
     case_bounds: bool = False,
+    hearing: bool = True,
 ) -> tuple[list[dict], list[GateResult], list[Comparison]]:
-    """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere)."""
+    """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere);
+    `hearing` runs the hearing gate (`hearing.py`) on the rows."""
     records = with_averages(case_records, meta["task_snrs"])
     by_case = {r["case"]: r for r in records if "case" in r}
     draws = draw(list(clip_ids), resamples, seed)
@@ -93,7 +96,8 @@ def write_report(
     paired = []
     meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed, "interval": INTERVAL_METHOD},
             "gates": {"thresholds": [b.where for b in bounds], "margin": margin,
-                      "baseline": str(baseline.path) if baseline else None}}
+                      "baseline": str(baseline.path) if baseline else None, "hearing": hearing}}
+    heard = HearingCheck.from_meta(meta) if hearing else None
     event_ids = list(load_taxonomy().event_ids)
     drills = []
     with ReportWriter(folder) as out:
@@ -104,6 +108,8 @@ def write_report(
             if record is None:
                 continue
             drills.append(drill(case, record["task"], rows, event_ids))
+            if heard is not None:
+                heard.add(case, record["model"], rows)
             clips = CaseClips.from_rows(record["task"], rows)
             replicates[case] = clips.per_run(clips.weights(draws))
             smallest[case] = clips.smallest_class()
@@ -119,6 +125,11 @@ def write_report(
         comparisons = judge(paired, margin) if baseline else []
         if baseline:
             results.append(regression_result(comparisons, margin))
-        write_summary_files(out, records, meta, [g.__dict__ for g in results], [c.as_dict() for c in comparisons],
-                            drills)
+        figures = {}
+        judged = heard.result(records) if heard is not None else None
+        if judged:
+            results.append(judged[0])
+            figures[judged[0].name] = judged[1]
+        gates = [{**g.__dict__, **({"figures": figures[g.name]} if g.name in figures else {})} for g in results]
+        write_summary_files(out, records, meta, gates, [c.as_dict() for c in comparisons], drills)
     return records, results, comparisons

@@ -15,6 +15,7 @@ class ScoresOracle(Adapter):
     """A CLAP-shaped reference: class scores from the ground truth, no ASR, independent mode only."""
 
     name = "scores-oracle"
+    listens = False  # a reference: scores from the ground truth
     tasks = ("ASC", "AT")
     modes = ("independent",)
     batch_size = 5
@@ -247,3 +248,82 @@ class Missing(Adapter):
 
     def answer(self, requests: list[Request]) -> list[str]:
         raise AssertionError("never loaded")
+
+
+class Deaf(Adapter):
+    """The bug the hearing gate exists for: fluent answers that never look at the audio (as if it were dropped)."""
+
+    name = "deaf"
+    batch_size = 8
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        return [{"ASR": "the birch canoe slid on the smooth planks", "ASC": "Scene: home",
+                 "AT": "Events: dog; blender"}.get(r.task, "Transcript: the birch canoe\nScene: home\nEvents: dog")
+                for r in requests]
+
+
+class DeafScores(Adapter):
+    """A CLAP-shaped model that never looks at the audio: the same class scores for every clip."""
+
+    name = "deaf-scores"
+    tasks = ("ASC", "AT")
+    modes = ("independent",)
+
+    def __init__(self, **_: object) -> None:
+        self.taxonomy = load_taxonomy()
+
+    def answer(self, requests: list[Request]) -> list[ClassScores]:
+        scenes = np.linspace(0.1, 0.9, len(self.taxonomy.scene_ids))
+        events = np.linspace(0.9, 0.1, len(self.taxonomy.event_ids))
+        return [ClassScores(scenes=scenes, events=events) for _ in requests]
+
+
+class Listener(Adapter):
+    """A fake that hears: it answers with the loudness of the clip it got, and nothing from the ground truth."""
+
+    name = "listener"
+    batch_size = 8
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        out = []
+        for r in requests:
+            level = f"{10 * np.log10(np.mean(np.square(r.audio, dtype=np.float64)) + 1e-12):.2f}"
+            out.append({"ASR": f"level {level}", "ASC": f"Scene: home at {level} dB",
+                        "AT": f"Events: dog at {level} dB"}.get(r.task, f"Transcript: level {level}\nScene: home\nEvents: dog"))
+        return out
+
+
+class LazyListener(Listener):
+    """A `Listener` built by a function factory: it loads its "weights" (a log line) on the first answer."""
+
+    name = "lazy-listener"
+
+    def __init__(self, log: str, loudness: float = 1.0) -> None:
+        self.log, self.loaded = log, False
+        self.settings = {"loudness": loudness}
+        self.tasks = ("ASR",)  # declared on the instance: a function's adapter decides what it does
+        self.modes = ("independent",)
+        _log(log, "constructed")
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        if not self.loaded:
+            self.loaded = True
+            _log(self.log, "loaded")
+        return super().answer(requests)
+
+
+def _log(path: str, event: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"pid": os.getpid(), "event": event}) + "\n")
+
+
+def make_listener(loudness: float = 1.0) -> Adapter:
+    """A plain function factory (``--sseu-model=tests.adapters:make_listener``): called once per process."""
+    log = os.environ["SSEU_TEST_CALL_LOG"]
+    _log(log, "factory")
+    return LazyListener(log, loudness)
+
+
+def make_nothing() -> object:
+    """A function factory that returns something else than an adapter."""
+    return "not an adapter"

@@ -78,7 +78,7 @@ def test_session_qwen2_audio_in_process_and_kimi_audio_through_the_server(served
     proc = run_pytest("--sseu-model=qwen2-audio,kimi-audio", f"--sseu-models-file={models}", "--sseu-snrs=0",
                       "--sseu-modes=joint", f"--sseu-report-dir={tmp_path / 'r'}", f"--sseu-cache-dir={tmp_path / 'c'}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "6 passed" in proc.stdout
+    assert "7 passed" in proc.stdout  # 6 cases and the hearing gate
     records = by_key(summary(tmp_path / "r")["records"])
     for model_name in ("qwen2-audio", "kimi-audio"):
         for task, top in (("ASR", 10_000), ("ASC", 100), ("AT", 100)):
@@ -100,7 +100,7 @@ def test_session_whisper_and_laion_clap_with_skips(tmp_path_factory, tmp_path):
                       f"--sseu-report-dir={tmp_path / 'r'}", f"--sseu-cache-dir={tmp_path / 'c'}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # each model: 9 cases at 0 dB; whisper runs ASR independent, laion-clap ASC and AT independent
-    assert "3 passed, 15 skipped" in proc.stdout
+    assert "4 passed, 15 skipped" in proc.stdout  # and the hearing gate: whisper and laion-clap listen
     for reason in ("whisper does not do ASC", "whisper does not support joint mode", "laion-clap does not do ASR",
                    "laion-clap does not support cot mode"):
         assert reason in proc.stdout

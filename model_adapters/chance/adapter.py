@@ -16,6 +16,7 @@ class ChanceAdapter(Adapter):
     name = "chance"
     sample_rate = 16_000
     deterministic = False  # the run seed draws the answers
+    listens = False  # a reference system: answers from the ground truth or the seed, not the audio
     batch_size = 64
     settings = {"max_events": MAX_EVENTS}
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from .base import decoding_summary
 from .devices import check_workers_fit
+from .hub import check_hub_weights, check_local_folder, looks_local
 from .settings import Schema
 
 
@@ -35,6 +36,7 @@ class InProcessModel:
     IDENTITY_KEYS: tuple[str, ...] = ("model", "revision", "dtype")
     default_model: str = ""
     text_model = True  # has decoding settings
+    HUB_FILE: str | None = None  # a file of every copy of the weights: set where `model` may be a hub id
 
     @classmethod
     def resolve(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,6 +58,20 @@ class InProcessModel:
         values = cls.resolve(settings)
         if "device" in values:
             check_workers_fit(cls.name, values["device"], workers, cls.serve_hint())
+
+    @classmethod
+    def preflight(cls, settings: Mapping[str, Any]) -> None:
+        """Refuse, before any weights load, a model folder that is missing or hub weights that cannot be had."""
+        if cls.HUB_FILE is None:
+            return
+        values = cls.resolve(settings)
+        model = values.get("model")
+        if not model:
+            return
+        if looks_local(model):
+            check_local_folder(cls.name, model, cls.HUB_FILE)
+        else:
+            check_hub_weights(cls.name, model, values.get("revision"), cls.HUB_FILE)
 
     @classmethod
     def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:

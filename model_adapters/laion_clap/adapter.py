@@ -41,6 +41,7 @@ class LaionClapAdapter(ClapAdapter):
     batch_size = 16
     window_seconds = 10.0
     default_model = "laion/clap-htsat-unfused"
+    HUB_FILE = "config.json"
     SETTINGS = Schema(**{**LOAD_SETTINGS, "dtype": Setting("str", "float32", choices=("float32", "float16", "bfloat16", "auto"))},
                       **CLAP_SETTINGS)
     IDENTITY_KEYS = ("model", "revision", "dtype")

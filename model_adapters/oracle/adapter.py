@@ -19,6 +19,7 @@ class OracleAdapter(Adapter):
     name = "oracle"
     sample_rate = 16_000
     deterministic = True
+    listens = False  # a reference system: answers from the ground truth or the seed, not the audio
     batch_size = 64
     settings = {"answers": "model_adapters/oracle/answers.toml"}
 

@@ -47,6 +47,7 @@ class Qwen2AudioAdapter(InProcessModel, TextAdapter):
     batch_size = 8
     deterministic = True  # greedy by default
     default_model = "Qwen/Qwen2-Audio-7B-Instruct"
+    HUB_FILE = "config.json"
     SETTINGS = DECODING_SETTINGS.extend(
         **LOAD_SETTINGS,
         batch_size=Setting("pos_int", 8, help="clips per generate call (left-padded)"),

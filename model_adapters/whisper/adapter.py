@@ -47,6 +47,7 @@ class WhisperAdapter(InProcessModel, TextAdapter):
     batch_size = 16
     deterministic = True
     default_model = "openai/whisper-large-v3"
+    HUB_FILE = "config.json"
     SETTINGS = Schema(
         **LOAD_SETTINGS,
         batch_size=Setting("pos_int", 16),

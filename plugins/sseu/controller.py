@@ -39,6 +39,7 @@ class Gates:
     margin: float = 1.0
     resamples: int = 1000
     seed: int = 0
+    hearing: bool = True  # the hearing gate (sseu_harness/hearing.py)
 
 
 @dataclass
@@ -63,7 +64,7 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
         summary = summarize(
             report_dir, case_records, ledger.case_rows(), clip_ids, meta,
             bounds=gates.bounds, selected=_selected_slices(ledger.expected), baseline=gates.baseline,
-            margin=gates.margin, resamples=gates.resamples, seed=gates.seed,
+            margin=gates.margin, resamples=gates.resamples, seed=gates.seed, hearing=gates.hearing,
             complete=complete(ledger), keep_runs=keep_runs,
         )
     except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
@@ -139,6 +140,7 @@ def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
         margin=config.getoption("sseu_margin"),
         resamples=config.getoption("sseu_bootstrap"),
         seed=config.getoption("sseu_bootstrap_seed"),
+        hearing=not config.getoption("sseu_no_hearing_check"),
     )
     if gates.resamples < 1:
         raise ConfigError(f"--sseu-bootstrap must be at least 1, got {gates.resamples}")

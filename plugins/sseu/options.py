@@ -80,6 +80,8 @@ def add_options(parser: pytest.Parser) -> None:
     add("--sseu-keep-runs", type=int, default=None, metavar="N",
         help="keep only the newest N run folders of the report dir (the latest complete run always stays)")
     add("--sseu-ci", action="store_true", help="terminal tables also show the 95%% bootstrap interval of each cell")
+    add("--sseu-no-hearing-check", action="store_true",
+        help="skip the hearing gate, which fails a model whose answers do not depend on the audio")
     add("--sseu-shard", default=None, metavar="K/N",
         help="run shard K of N (1-based): a deterministic 1/N of the cases; join the reports with `sseu merge`")
 

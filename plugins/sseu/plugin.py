@@ -42,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         options.keep_runs(config)
-        bench = Bench(options.bench_config(config))
+        bench = Bench(options.bench_config(config), check_inputs=not hasattr(config, "workerinput"))
         config.stash[GATES] = load_gates(config, bench, sharded=options.shard(config) is not None)
     except SSEUError as exc:
         raise pytest.UsageError(str(exc)) from None

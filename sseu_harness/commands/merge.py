@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", type=Path, help="report dir of an earlier run for the regression gate")
     parser.add_argument("--margin", type=float, default=1.0, help="points a case may get worse (default 1)")
     parser.add_argument("--bootstrap", type=int, default=None, help="resamples (default: as the reports)")
+    parser.add_argument("--no-hearing-check", "--sseu-no-hearing-check", dest="no_hearing_check",
+                        action="store_true", help="skip the hearing gate (answers that do not depend on the audio)")
     parser.add_argument("--bootstrap-seed", type=int, default=None, help="seed (default: as the reports)")
     parser.add_argument("--ci", action="store_true", help="terminal tables also show each cell's 95%% interval")
 
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
         clip_ids, meta, bounds=bounds, selected={(r["model"], r["task"], r["mode"]) for r in case_records},
-        baseline=baseline, margin=args.margin, case_bounds=True,
+        baseline=baseline, margin=args.margin, case_bounds=True, hearing=not args.no_hearing_check,
         resamples=args.bootstrap or boot.get("resamples", 1000),
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
