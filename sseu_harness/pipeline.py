@@ -179,24 +179,13 @@ class Engine:
             batch = [first]
             finished = self._absorb(first)
             deadline = last + self.interval
-            while not finished and time.monotonic() < deadline:
-                try:
-                    entry = self._writes.get(timeout=max(deadline - time.monotonic(), 0.001))
-                except queue.Empty:
-                    break
+            while not finished and time.monotonic() < deadline:  # gather until a job completes or the interval ends
+                entry = self._next_write(max(deadline - time.monotonic(), 0.001))
                 if entry is None:
-                    self._writes.put(None)
                     break
                 batch.append(entry)
                 finished |= self._absorb(entry)
-            while True:
-                try:
-                    entry = self._writes.get_nowait()
-                except queue.Empty:
-                    break
-                if entry is None:
-                    self._writes.put(None)
-                    break
+            while (entry := self._next_write(None)) is not None:  # and whatever else is already waiting
                 batch.append(entry)
                 self._absorb(entry)
             try:
@@ -213,6 +202,17 @@ class Engine:
                     job.remaining -= len(unit)
                     if job.remaining == 0:
                         job.done.set()
+
+    def _next_write(self, timeout: float | None) -> tuple | None:
+        """The next unit's answers within `timeout` (None: only one already waiting); None when there is none
+        or the writer is closing (the closing mark is put back for the outer loop)."""
+        try:
+            entry = self._writes.get(timeout=timeout) if timeout is not None else self._writes.get_nowait()
+        except queue.Empty:
+            return None
+        if entry is None:
+            self._writes.put(None)
+        return entry
 
     def _absorb(self, entry: tuple) -> bool:
         """Put a unit's answers into its job; True when that completes the job (commit now)."""
