@@ -261,3 +261,19 @@ def test_a_session_spreads_over_replicas_given_by_repeating_the_option(tmp_path)
         assert first.seen and second.seen
     meta = summary(tmp_path / "r")["meta"]["models"]["openai"]
     assert meta["settings"]["base_url"] == f"{first.base_url},{second.base_url}"
+
+
+def test_urls_that_plain_http_cannot_serve_go_through_httpx_with_the_same_retries(server, monkeypatch):
+    monkeypatch.setenv("SSEU_TEST_KEY", KEY)
+    with_credentials = server.base_url.replace("http://", "http://user:pw@")
+    server.script = [Step(status=503, headers={"retry-after-ms": "1"})]
+    adapter = make(server, base_url=with_credentials, api_key_env="SSEU_TEST_KEY")
+    (replica,) = adapter.client.replicas
+    assert type(replica.client).__name__ == "Client"  # httpx's, not the keep-alive http.client transport
+    assert adapter.answer([req()])[0].startswith("Transcript:")
+    assert len(server.seen) == 2  # the 503, then the answer
+    server.script = [Step(status=401)]
+    with pytest.raises(ConfigError, match=r"refused the API key \(HTTP 401\)") as info:
+        adapter.answer([req()])
+    assert KEY not in str(info.value) and "pw" not in str(info.value)
+    adapter.close()
