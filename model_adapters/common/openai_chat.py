@@ -9,14 +9,16 @@ exponential backoff on 408/409/429/5xx honour the server's ``retry-after`` /
 With ``adaptive`` on, each replica's concurrency limit halves on a 429 or 503
 and grows back by one per limit's worth of answers (AIMD), up to `concurrency`.
 
-Each replica has its own `httpx.Client` (thread-safe, pooled keep-alive
-connections, proxies and HTTPS as httpx gives them), to which the body goes as
-JSON bytes serialised once; the answer is read with `json.loads`. The openai
-client was the transport before: its request path (retry wrapper, typed
+Transport: a replica at a plain ``http://`` URL (a local or in-cluster server)
+gets one keep-alive `http.client` connection per calling thread (`KeepAlive`);
+any other (HTTPS, a proxy in the environment, credentials in the URL) gets an
+`httpx.Client` (pooled, proxies and TLS as httpx gives them). The body is JSON
+bytes serialised once per request; the answer is read with `json.loads`. The
+openai client was the transport before: its request path (retry wrapper, typed
 response parsing) cost about a millisecond of CPU per request, most of a core
-at the rates a served model answers. The API key lives only in those clients'
+at the rates a served model answers. The API key lives only in the
 Authorization header (sent only when a key is set): httpx's exceptions carry
-the request (and so the header), so they are translated into ours and never
+the request (and so the header), so errors are translated into ours and never
 chained, and the key is redacted from every message.
 """
 
