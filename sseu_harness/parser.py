@@ -35,12 +35,12 @@ Decisions, each covered by tests:
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from .datafile import read_table
 from .errors import ConfigError
 from .refusals import is_refusal
 from .snr import MODES, TASKS
@@ -295,15 +295,7 @@ def _clean_item(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> _Vocabulary:
-    try:
-        raw = tomllib.loads(LABELS_FILE.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read parser labels {LABELS_FILE}: {exc}") from exc
-
-    known = ("version", *_DISPLAY, "none", "final_answer")
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"{LABELS_FILE}: unknown key {key!r}; fix: use one of the known keys: {', '.join(known)}")
+    raw = read_table(LABELS_FILE, "parser labels", ("version", *_DISPLAY, "none", "final_answer"))
 
     def words(key: str) -> list[str]:
         value = raw.get(key)

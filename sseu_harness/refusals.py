@@ -9,11 +9,11 @@ value becomes an empty prediction: scored as wrong, and counted.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .datafile import read_table
 from .errors import ConfigError
 from .sseu_en import normalize
 
@@ -38,14 +38,7 @@ def is_refusal(text: str, transcript: bool = False) -> bool:
 
 @lru_cache(maxsize=1)
 def _phrases() -> _Phrases:
-    try:
-        raw = tomllib.loads(REFUSALS_FILE.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read refusal phrases {REFUSALS_FILE}: {exc}") from exc
-    known = ("version", "exact", "transcript_exact", "starts")
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"{REFUSALS_FILE}: unknown key {key!r}; fix: use one of {', '.join(known)}")
+    raw = read_table(REFUSALS_FILE, "refusal phrases", ("version", "exact", "transcript_exact", "starts"))
 
     def phrases(key: str) -> list[str]:
         value = raw.get(key)
