@@ -10,7 +10,7 @@ clips is drawn from the same generator and scored with the harness's own code
 replicates: the percentile interval (the method before issue 11), BCa
 (Efron's bias-corrected and accelerated interval, acceleration from a
 leave-one-out jackknife; tried and not chosen) and the basic interval the
-report now uses (`sseu_harness/intervals.py`). Printed per scenario and n:
+report now uses (`sseu_harness/results/intervals.py`). Printed per scenario and n:
 the share of intervals that cover the truth (goal: >= 90 %), the share that
 contain their own point (goal: 100 %), the mean width, the mean point minus
 the truth (the estimator's own bias), the share of replicates below the
@@ -44,9 +44,9 @@ sys.path.insert(0, str(REPO))
 
 from statistics import NormalDist  # noqa: E402
 
-from sseu_harness.bootstrap import CHUNK, CaseClips, draw, hierarchical_mean, interval  # noqa: E402
-from sseu_harness.intervals import MIN_CLIPS_PER_CLASS, basic_interval  # noqa: E402
-from sseu_harness.taxonomy import load_taxonomy  # noqa: E402
+from sseu_harness.results.bootstrap import CHUNK, CaseClips, draw, hierarchical_mean, interval  # noqa: E402
+from sseu_harness.results.intervals import MIN_CLIPS_PER_CLASS, basic_interval  # noqa: E402
+from sseu_harness.spec.taxonomy import load_taxonomy  # noqa: E402
 
 EVENTS = load_taxonomy().event_ids
 SCENES = load_taxonomy().scene_ids

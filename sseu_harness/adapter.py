@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .manifest import Item
-from .snr import MODES, TASKS
+from sseu_harness.dataset.manifest import Item
+from sseu_harness.spec.snr import MODES, TASKS
 
 
 @dataclass(frozen=True)

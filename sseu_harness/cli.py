@@ -12,8 +12,8 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__, commands
-from .errors import SSEUError
+from sseu_harness import __version__, commands
+from sseu_harness.errors import SSEUError
 
 
 def _command_modules() -> dict[str, object]:

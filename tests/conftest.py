@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from .sets import item_row, write_set
+from tests.helpers.sets import item_row, write_set
 
 
 @pytest.fixture
@@ -27,6 +27,6 @@ def small_set(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def hostile_report(tmp_path_factory):
     """(report dir, session) of the demo set answered by a model that fails, injects HTML and errs."""
-    from .reports import hostile_report as make
+    from tests.helpers.reports import hostile_report as make
 
     return make(tmp_path_factory.mktemp("hostile"))

@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 
 from sseu_harness.adapter import Adapter, Request
-from sseu_harness.taxonomy import load_taxonomy
+from sseu_harness.spec.taxonomy import load_taxonomy
 
 MAX_EVENTS = 3
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from sseu_harness.adapter import Adapter, ClassScores, Request
 from sseu_harness.errors import ConfigError
-from sseu_harness.taxonomy import load_taxonomy
+from sseu_harness.spec.taxonomy import load_taxonomy
 
 from .audio import CROPS, crop
 from .devices import choose_device

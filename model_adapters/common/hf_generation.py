@@ -2,7 +2,7 @@
 
 Batches are left-padded (the prompt ends where generation starts for every
 row) and attention-masked, so under greedy decoding a clip's answer does not
-depend on its batch (``tests/test_adapter_qwen2_audio.py`` proves it on a tiny
+depend on its batch (``tests/unit/test_adapter_qwen2_audio.py`` proves it on a tiny
 model). Decoding is set explicitly on every call: greedy unless a temperature
 is given, an explicit ``max_new_tokens``, no repetition penalty; the model's
 own ``generation_config.json`` sampling defaults are not used.

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 from sseu_harness.adapter import Adapter, Request
-from sseu_harness.taxonomy import load_taxonomy
+from sseu_harness.spec.taxonomy import load_taxonomy
 
 ANSWERS = tomllib.loads((Path(__file__).parent / "answers.toml").read_text(encoding="utf-8"))
 

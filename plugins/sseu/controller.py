@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.gates import GateResult, check_baseline_matches
-from sseu_harness.history import resolve_baseline
-from sseu_harness.records import with_averages
-from sseu_harness.reportdir import ReportDir, load_report_dir
-from sseu_harness.snr import parse_snr, tasks_at
-from sseu_harness.summarize import summarize
-from sseu_harness.thresholds import Bound, load_thresholds
+from sseu_harness.results.gates import GateResult, check_baseline_matches
+from sseu_harness.report.history import resolve_baseline
+from sseu_harness.results.records import with_averages
+from sseu_harness.report.reader import ReportDir, load_report_dir
+from sseu_harness.spec.snr import parse_snr, tasks_at
+from sseu_harness.report.summarize import summarize
+from sseu_harness.results.thresholds import Bound, load_thresholds
 
 from .items import NODE_PREFIX, case_of_nodeid
 from .state import Ledger
@@ -39,7 +39,7 @@ class Gates:
     margin: float = 1.0
     resamples: int = 1000
     seed: int = 0
-    hearing: bool = True  # the hearing gate (sseu_harness/hearing.py)
+    hearing: bool = True  # the hearing gate (sseu_harness/results/hearing.py)
 
 
 @dataclass

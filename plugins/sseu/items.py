@@ -13,9 +13,9 @@ from contextlib import nullcontext
 
 import pytest
 
-from sseu_harness.cases import Case
+from sseu_harness.spec.cases import Case
 from sseu_harness.errors import SSEUError
-from sseu_harness.records import failure_breach
+from sseu_harness.results.records import failure_breach
 
 from .state import GATES, bench_of, prediction_sink
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sseu_harness.config import BenchConfig
-from sseu_harness.normalizer import DEFAULT_NORMALIZER, NORMALIZERS
-from sseu_harness.prompts import DEFAULT_PROMPTS
+from sseu_harness.run.config import BenchConfig
+from sseu_harness.scoring.normalizer import DEFAULT_NORMALIZER, NORMALIZERS
+from sseu_harness.spec.prompts import DEFAULT_PROMPTS
 
 DEFAULT_REPORT_DIR = "sseu-report"
 DEFAULT_CACHE_DIR = ".sseu-cache"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sseu_harness import tables
+from sseu_harness.report import tables
 from sseu_harness.errors import SSEUError
 
 from . import options
@@ -38,7 +38,7 @@ def _active(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if not _active(config):
         return
-    from sseu_harness.bench import Bench  # heavy: only when benchmarking
+    from sseu_harness.run.session import Bench  # heavy: only when benchmarking
 
     try:
         options.keep_runs(config)
@@ -80,7 +80,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items[:] = list(session.genitems(BenchSuite.for_session(session)))
     shard = options.shard(config)
     if shard:
-        from sseu_harness.cases import shard_cases
+        from sseu_harness.spec.cases import shard_cases
 
         mine = {case.id for case in shard_cases([item.case for item in items], *shard)}
         config.hook.pytest_deselected(items=[item for item in items if item.case.id not in mine])

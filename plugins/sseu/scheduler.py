@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xdist.scheduler import LoadScopeScheduling
 
-from sseu_harness.cases import Case
+from sseu_harness.spec.cases import Case
 
 from .items import case_of_nodeid
 

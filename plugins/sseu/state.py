@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterator
 import pytest
 
 if TYPE_CHECKING:
-    from sseu_harness.bench import Bench
+    from sseu_harness.run.session import Bench
 
 BENCH = pytest.StashKey["Bench"]()
 SINK = pytest.StashKey["PredictionSink"]()

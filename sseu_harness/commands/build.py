@@ -1,14 +1,14 @@
-"""``sseu build``: SSEU-Bench from local copies of VCTK 0.92, DESED and MAESTRO-Real (see `sseu_harness/build.py`)."""
+"""``sseu build``: SSEU-Bench from local copies of VCTK 0.92, DESED and MAESTRO-Real (see `sseu_harness/dataset/build.py`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..build import BuildOptions, build, report_terminal
-from ..corpora import load_defaults
-from ..manifest import load_manifest
-from ..materialize import materialize, parse_snr_values
+from sseu_harness.dataset.build import BuildOptions, build, report_terminal
+from sseu_harness.dataset.corpora import load_defaults
+from sseu_harness.dataset.manifest import load_manifest
+from sseu_harness.dataset.materialize import materialize, parse_snr_values
 
 HELP = "build SSEU-Bench (manifest + report) from VCTK, DESED and MAESTRO-Real folders"
 

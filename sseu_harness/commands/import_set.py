@@ -1,12 +1,12 @@
-"""``sseu import``: a pre-mixed set (CSV or JSON Lines + column mapping) as a manifest (see `sseu_harness/importer.py`)."""
+"""``sseu import``: a pre-mixed set (CSV or JSON Lines + column mapping) as a manifest (see `sseu_harness/dataset/importer.py`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..importer import import_set, parse_map
+from sseu_harness.errors import ConfigError
+from sseu_harness.dataset.importer import import_set, parse_map
 
 NAME = "import"
 HELP = "import a pre-mixed set (CSV or JSONL listing mixture files) as a manifest"

@@ -6,13 +6,13 @@ import argparse
 import heapq
 from pathlib import Path
 
-from .. import tables
-from ..compat import check_same_config
-from ..errors import ConfigError
-from ..gates import check_baseline_matches
-from ..reportdir import ReportDir, load_report_dir
-from ..summarize import summarize
-from ..thresholds import load_thresholds
+from sseu_harness.report import tables
+from sseu_harness.results.compat import check_same_config
+from sseu_harness.errors import ConfigError
+from sseu_harness.results.gates import check_baseline_matches
+from sseu_harness.report.reader import ReportDir, load_report_dir
+from sseu_harness.report.summarize import summarize
+from sseu_harness.results.thresholds import load_thresholds
 
 HELP = "join report dirs (e.g. of --sseu-shard runs) into one report and apply the gates"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import tables
-from ..reportdir import load_report_dir
+from sseu_harness.report import tables
+from sseu_harness.report.reader import load_report_dir
 
 HELP = "print the paper's tables from a report directory"
 

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..history import History
-from ..reportdir import load_report_dir
-from ..viewer import make_server, open_site
+from sseu_harness.errors import ConfigError
+from sseu_harness.report.history import History
+from sseu_harness.report.reader import load_report_dir
+from sseu_harness.report.viewer import make_server, open_site
 
 HELP = "a local page over a report: hear each clip as the model heard it, next to its answers at every SNR"
 DEFAULT_PORT = 8765

@@ -1,0 +1,137 @@
+"""Run history of a report dir: every session's report in its own numbered folder.
+
+Layout (as pytest-benchmark keeps its saved runs, one numbered entry each)::
+
+    REPORT_DIR/runs/0001/   summary.json .md .csv .html, predictions.jsonl, plots
+    REPORT_DIR/runs/0002/
+    REPORT_DIR/LATEST       "0002": the newest run in which every selected case delivered its record
+    REPORT_DIR/summary.*    the latest run's files, so readers of a plain report dir keep working
+
+A run that is not complete (a case without its record, e.g. a model whose
+weights are missing) keeps its folder but never reaches the top, so it cannot
+erase the previous good report. The top's files are replaced all together
+(temporary names, then renames) and the pointer last, by one rename.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sseu_harness.errors import ConfigError
+
+RUNS = "runs"
+POINTER = "LATEST"
+RUN_NAME = re.compile(r"^\d{4,}$")
+TOP_FILES = ("summary.json", "summary.md", "summary.csv", "summary.html", "predictions.jsonl")
+PREVIOUS = "previous"  # --sseu-baseline previous: the report dir's latest run before this session
+
+
+def _is_report_file(name: str) -> bool:
+    return name in TOP_FILES or (name.startswith("plot_") and name.endswith(".png"))
+
+
+@dataclass(frozen=True)
+class History:
+    root: Path
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / RUNS
+
+    def runs(self) -> list[Path]:
+        """Run folders, oldest first."""
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted((p for p in self.runs_dir.iterdir() if p.is_dir() and RUN_NAME.match(p.name)),
+                      key=lambda p: int(p.name))
+
+    def new_run(self) -> Path:
+        """A fresh numbered folder; creating it with exist_ok=False makes two sessions never share one."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        number = int(self.runs()[-1].name) + 1 if self.runs() else 1
+        while True:
+            path = self.runs_dir / f"{number:04d}"
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                number += 1
+
+    def latest(self) -> Path | None:
+        """The run the pointer names, or None (no good run yet, or a report dir of the old flat layout)."""
+        try:
+            name = (self.root / POINTER).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        path = self.runs_dir / name
+        return path if RUN_NAME.match(name) and path.is_dir() else None
+
+    def promote(self, run: Path) -> None:
+        """Make `run` what the top of the report dir shows: its files, then the pointer."""
+        temps: dict[str, Path] = {}
+        try:
+            for source in sorted(run.iterdir()):
+                if source.is_file() and _is_report_file(source.name):
+                    temps[source.name] = _link_or_copy(source, self.root)
+            for name, temp in temps.items():
+                os.replace(temp, self.root / name)
+        finally:
+            for temp in temps.values():
+                temp.unlink(missing_ok=True)
+        for stale in self.root.iterdir():  # a plot the new run no longer has
+            if stale.is_file() and _is_report_file(stale.name) and stale.name not in temps:
+                stale.unlink()
+        _write_atomically(self.root / POINTER, run.name + "\n")
+
+    def prune(self, keep: int) -> list[Path]:
+        """Remove all but the newest `keep` runs; the latest good run always stays."""
+        latest = self.latest()
+        doomed = [run for run in self.runs()[:-keep] if run != latest]
+        for run in doomed:
+            shutil.rmtree(run)
+        return doomed
+
+
+def _link_or_copy(source: Path, folder: Path) -> Path:
+    """A temporary name in `folder` for `source`'s content: a hard link (run files never change), else a copy."""
+    fd, temp = tempfile.mkstemp(prefix=f".{source.name}.", dir=folder)
+    os.close(fd)
+    os.unlink(temp)
+    try:
+        os.link(source, temp)
+    except OSError:
+        shutil.copyfile(source, temp)
+        os.chmod(temp, 0o644)
+    return Path(temp)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def resolve_baseline(value: str, report_dir: Path) -> Path:
+    """--sseu-baseline: a report dir, a run folder, or `previous` (this report dir's latest good run)."""
+    if value != PREVIOUS:
+        return Path(value)
+    history = History(Path(report_dir))
+    latest = history.latest()
+    if latest is not None:
+        return latest
+    if (Path(report_dir) / "summary.json").is_file():  # a report dir of the flat layout, before run history
+        return Path(report_dir)
+    raise ConfigError(f"--sseu-baseline previous: {report_dir} holds no earlier complete run; "
+                      "run the benchmark once without a baseline, or pass a report dir or run folder")

@@ -1,0 +1,141 @@
+"""The end of a run, shared by the plugin's controller and `sseu merge`.
+
+One streaming pass over the cases' per-clip rows (in case order) writes
+predictions.jsonl and keeps only each case's bootstrap replicates, so memory
+does not grow with the number of clips. Then averages, intervals, gates and
+the summary files, all into one all-or-nothing report, in a new numbered
+run folder of the report dir (`history.py`); a complete run then becomes what
+the top of the report dir shows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from sseu_harness.report.drilldown import drill
+from sseu_harness.report.history import History
+from sseu_harness.report.reader import ReportDir
+from sseu_harness.report.writer import ReportWriter, write_summary_files
+from sseu_harness.results.bootstrap import CaseClips, draw
+from sseu_harness.results.gates import (
+    Comparison,
+    GateResult,
+    average_bounds,
+    judge,
+    pair,
+    regression_result,
+)
+from sseu_harness.results.hearing import HearingCheck
+from sseu_harness.results.intervals import INTERVAL_METHOD, attach_intervals
+from sseu_harness.results.records import with_averages
+from sseu_harness.results.thresholds import Bound
+from sseu_harness.spec.taxonomy import load_taxonomy
+
+
+@dataclass
+class Summary:
+    records: list[dict]
+    gates: list[GateResult]
+    comparisons: list[Comparison]
+    run: Path  # the run folder this report went to
+    promoted: bool  # whether the top of the report dir now shows it
+
+
+def summarize(
+    report_dir: Path,
+    case_records: list[dict],
+    case_rows: Iterable[tuple[str, list[dict]]],
+    clip_ids: Iterable[str],
+    meta: dict,
+    *,
+    complete: bool = True,
+    keep_runs: int | None = None,
+    **options,
+) -> Summary:
+    """Write the report into a new run folder (`write_report` takes the `options`); a `complete` run
+    becomes the latest, shown at the top. `keep_runs` removes all but the newest runs (never the latest)."""
+    history = History(Path(report_dir))
+    run = history.new_run()
+    try:
+        records, gates, comparisons = write_report(
+            run, case_records, case_rows, clip_ids, {**meta, "run": {"id": run.name, "complete": complete}}, **options)
+    except BaseException:
+        shutil.rmtree(run, ignore_errors=True)
+        raise
+    if complete:
+        history.promote(run)
+    if keep_runs:
+        history.prune(keep_runs)
+    return Summary(records, gates, comparisons, run, complete)
+
+
+def write_report(
+    folder: Path,
+    case_records: list[dict],
+    case_rows: Iterable[tuple[str, list[dict]]],
+    clip_ids: Iterable[str],
+    meta: dict,
+    *,
+    bounds: list[Bound] = (),
+    selected: set[tuple[str, str, str]] = frozenset(),
+    baseline: ReportDir | None = None,
+    margin: float = 1.0,
+    resamples: int = 1000,
+    seed: int = 0,
+    case_bounds: bool = False,
+    hearing: bool = True,
+) -> tuple[list[dict], list[GateResult], list[Comparison]]:
+    """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere);
+    `hearing` runs the hearing gate (`hearing.py`) on the rows."""
+    records = with_averages(case_records, meta["task_snrs"])
+    by_case = {r["case"]: r for r in records if "case" in r}
+    draws = draw(list(clip_ids), resamples, seed)
+    baseline_rows = baseline.rows_by_case() if baseline else {}
+    replicates: dict[str, np.ndarray] = {}
+    smallest: dict[str, int | None] = {}
+    paired = []
+    meta = {**meta, "bootstrap": {"resamples": resamples, "seed": seed, "interval": INTERVAL_METHOD},
+            "gates": {"thresholds": [b.where for b in bounds], "margin": margin,
+                      "baseline": str(baseline.path) if baseline else None, "hearing": hearing}}
+    heard = HearingCheck.from_meta(meta) if hearing else None
+    event_ids = list(load_taxonomy().event_ids)
+    drills = []
+    with ReportWriter(folder) as out:
+        predictions = out.stream("predictions.jsonl")
+        for case, rows in case_rows:
+            predictions.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+            record = by_case.get(case)
+            if record is None:
+                continue
+            drills.append(drill(case, record["task"], rows, event_ids))
+            if heard is not None:
+                heard.add(case, record["model"], rows)
+            clips = CaseClips.from_rows(record["task"], rows)
+            replicates[case] = clips.per_run(clips.weights(draws))
+            smallest[case] = clips.smallest_class()
+            if case in baseline_rows:
+                before = CaseClips.from_rows(record["task"], baseline_rows[case])
+                paired.append(pair(case, clips, before, draws))
+        attach_intervals(records, replicates, draws, smallest)
+        results = []
+        if case_bounds:
+            results += [GateResult(f"bound::{r['case']}", False, b.breach(r)) for b in bounds if not b.on_average
+                        for r in by_case.values() if b.matches(r) and b.breach(r)]
+        results += average_bounds(list(bounds), records, selected)
+        comparisons = judge(paired, margin) if baseline else []
+        if baseline:
+            results.append(regression_result(comparisons, margin))
+        figures = {}
+        judged = heard.result(records) if heard is not None else None
+        if judged:
+            results.append(judged[0])
+            figures[judged[0].name] = judged[1]
+        gates = [{**g.__dict__, **({"figures": figures[g.name]} if g.name in figures else {})} for g in results]
+        write_summary_files(out, records, meta, gates, [c.as_dict() for c in comparisons], drills)
+    return records, results, comparisons

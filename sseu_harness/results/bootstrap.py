@@ -1,0 +1,194 @@
+"""Bootstrap over clips (and runs): confidence intervals and paired comparisons.
+
+A replicate draws the benchmark's clips with replacement, once, and applies
+the same draw to every case, so a case's replicate is paired with the same
+case of a baseline run and with the other SNRs of its average. With several
+runs a replicate also draws runs with replacement (hierarchical bootstrap)
+and averages the metric over the drawn runs. A replicate is represented by
+its clip multiplicities (weights), so the metrics are computed exactly as on
+a resampled slice: WER = sum of errors / sum of reference words, mACC = mean
+over the scenes present of per-scene accuracy, mAP = mean over the classes
+with a positive of the weighted average precision (scikit-learn's definition
+with sample weights; the tests check it against scikit-learn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sseu_harness.errors import ConfigError
+from sseu_harness.spec.taxonomy import load_taxonomy
+
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 0
+CHUNK = 128  # replicates computed at once: bounds the working memory per case
+_RUN_STREAM = 1  # run draws: their own random stream, apart from the clip weights
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Clip weights (B, n_universe) of B replicates; run draws come from `run_choice`."""
+
+    universe: dict[str, int]  # clip id -> column
+    weights: np.ndarray
+    seed: int
+
+    @property
+    def resamples(self) -> int:
+        return self.weights.shape[0]
+
+    def run_choice(self, runs: int) -> np.ndarray:
+        """(B, runs) run indices, drawn with replacement from a side's own `runs`.
+
+        One stream per run count: cases with the same count share their run
+        draws (so a comparison of equal counts is paired on runs), and a side
+        with 3 runs draws all 3 evenly whatever the other side has.
+        """
+        return np.random.default_rng([self.seed, _RUN_STREAM, runs]).integers(0, runs, size=(self.resamples, runs))
+
+
+def draw(clip_ids: list[str], resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Draws:
+    universe = {clip: k for k, clip in enumerate(sorted(set(clip_ids)))}
+    rng = np.random.default_rng(seed)
+    n = len(universe)
+    # counts as uint16: a quarter of the memory of float64 for the largest array of a run
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.uint16) if n else np.zeros((resamples, 0), np.uint16)
+    return Draws(universe, weights, seed)
+
+
+@dataclass(frozen=True)
+class CaseClips:
+    """The per-clip figures of one case over its runs, from predictions.jsonl rows."""
+
+    task: str
+    clips: list[str]
+    runs: int
+    stats: dict[str, np.ndarray]
+
+    @classmethod
+    def from_rows(cls, task: str, rows: list[dict]) -> "CaseClips":
+        clips = sorted({r["item"] for r in rows})
+        run_ids = sorted({r["run"] for r in rows})
+        col = {c: k for k, c in enumerate(clips)}
+        runs = len(run_ids)
+        if len(rows) != runs * len(clips):
+            raise ConfigError(f"predictions of a {task} case hold {len(rows)} rows for {runs} runs x {len(clips)} clips")
+        pos = {r: k for k, r in enumerate(run_ids)}
+        if task == "ASR":
+            errors, words = np.zeros((runs, len(clips))), np.zeros(len(clips))
+            for r in rows:
+                errors[pos[r["run"]], col[r["item"]]] = r["errors"]
+                words[col[r["item"]]] = r["ref_words"]
+            stats = {"errors": errors, "words": words}
+        elif task == "ASC":
+            correct, scenes = np.zeros((runs, len(clips))), {}
+            for r in rows:
+                correct[pos[r["run"]], col[r["item"]]] = bool(r["correct"])
+                scenes[r["item"]] = r["truth"]
+            names = sorted(set(scenes.values()))
+            onehot = np.array([[scenes[c] == s for s in names] for c in clips], dtype=np.float64)
+            stats = {"correct": correct, "scene": onehot}
+        else:
+            first = rows[0]["scores"]
+            scores, truth_sets = np.zeros((runs, len(clips), len(first))), {}
+            for r in rows:
+                scores[pos[r["run"]], col[r["item"]]] = r["scores"]
+                truth_sets[r["item"]] = r["truth"]
+            labels = sorted({label for t in truth_sets.values() for label in t})
+            truth = np.array([[label in truth_sets[c] for label in labels] for c in clips], dtype=np.float64)
+            stats = {"truth": truth, "scores": scores, "labels": np.array(labels, dtype=object)}
+        return cls(task, clips, runs, stats)
+
+    def point(self) -> np.ndarray:
+        """The metric of each run on the slice as it is (all weights 1)."""
+        return self.per_run(np.ones((1, len(self.clips))))[0]
+
+    def per_run(self, weights: np.ndarray) -> np.ndarray:
+        """The metric (percent) for each replicate and run: shape (B, runs); computed in chunks of replicates."""
+        return np.concatenate([self._per_run(weights[start : start + CHUNK].astype(np.float64))
+                               for start in range(0, weights.shape[0], CHUNK)])
+
+    def _per_run(self, weights: np.ndarray) -> np.ndarray:
+        if self.task == "ASR":
+            words = weights @ self.stats["words"]
+            return 100.0 * (weights @ self.stats["errors"].T) / words[:, None]
+        if self.task == "ASC":
+            onehot = self.stats["scene"]
+            totals = weights @ onehot  # (B, scenes)
+            out = np.empty((weights.shape[0], self.runs))
+            present = totals > 0
+            for run in range(self.runs):
+                hits = weights @ (onehot * self.stats["correct"][run][:, None])
+                acc = np.divide(hits, totals, out=np.zeros_like(hits), where=present)
+                out[:, run] = 100.0 * acc.sum(axis=1) / present.sum(axis=1)
+            return out
+        return np.stack([self._map(weights, self.stats["scores"][run]) for run in range(self.runs)], axis=1)
+
+    def _map(self, weights: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Mean over event classes with a (weighted) positive of the weighted AP; classes not in the truth sets score as missing."""
+        truth = self.stats["truth"]
+        labels = list(self.stats["labels"])
+        index = {e: k for k, e in enumerate(load_taxonomy().event_ids)}
+        aps, valid = [], []
+        for j, label in enumerate(labels):
+            ap, has = weighted_average_precision(truth[:, j], scores[:, index[label]], weights)
+            aps.append(ap)
+            valid.append(has)
+        aps, valid = np.array(aps), np.array(valid)
+        return 100.0 * np.where(valid, aps, 0).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+
+    def values(self, draws: Draws) -> np.ndarray:
+        """Per-replicate value of the case (mean over the replicate's drawn runs): shape (B,)."""
+        return hierarchical_mean(self.per_run(self.weights(draws)), draws)
+
+    def smallest_class(self) -> int | None:
+        """Clips of the rarest class the metric averages over (scene for mACC, event class with a positive for
+        mAP); None for WER, which has no classes. Few clips there make the interval unreliable (`intervals.py`)."""
+        if self.task == "ASC":
+            return int(self.stats["scene"].sum(axis=0).min())
+        if self.task == "AT":
+            return int(self.stats["truth"].sum(axis=0).min()) if self.stats["truth"].size else 0
+        return None
+
+    def weights(self, draws: Draws) -> np.ndarray:
+        try:
+            return draws.weights[:, [draws.universe[c] for c in self.clips]]
+        except KeyError as exc:
+            raise ConfigError(f"clip {exc} is not among the clips the bootstrap drew from") from None
+
+
+def hierarchical_mean(per_run: np.ndarray, draws: Draws) -> np.ndarray:
+    runs = per_run.shape[1]
+    if runs == 1:
+        return per_run[:, 0]
+    choice = draws.run_choice(runs)
+    return np.take_along_axis(per_run, choice, axis=1).mean(axis=1)
+
+
+def weighted_average_precision(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AP of one class under each replicate's clip weights; (ap (B,), defined (B,)).
+
+    Same definition as scikit-learn's `average_precision_score` with
+    `sample_weight`: sum over score thresholds of (R_k - R_k-1) P_k, tied
+    scores forming one threshold.
+    """
+    order = np.argsort(-scores, kind="stable")
+    y, s = truth[order], scores[order]
+    w = weights[:, order]
+    tp = np.cumsum(w * y, axis=1)
+    seen = np.cumsum(w, axis=1)
+    last_of_tie = np.r_[s[1:] != s[:-1], True]
+    tp, seen = tp[:, last_of_tie], seen[:, last_of_tie]
+    positives = tp[:, -1]
+    precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+    recall = np.divide(tp, positives[:, None], out=np.zeros_like(tp), where=positives[:, None] > 0)
+    steps = np.diff(np.concatenate([np.zeros((tp.shape[0], 1)), recall], axis=1), axis=1)
+    return (steps * precision).sum(axis=1), positives > 0
+
+
+def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)

@@ -1,0 +1,109 @@
+"""Release bounds from a TOML file: which figure must stay below or above what.
+
+    [[bound]]
+    model = "qwen2-audio"   # optional: every model when left out
+    task = "ASR"            # required: ASR, ASC or AT
+    snr = "snr_m10"         # optional: an SNR label, "avg" or "avg_mixed"; every case SNR when left out
+    mode = "independent"    # optional: every mode when left out
+    metric = "WER"          # optional: must be the task's metric
+    limit = 25.0            # required: WER must stay <= limit, mACC and mAP >= limit
+
+The direction is the metric's (WER lower is better). A bound on a case's SNR
+fails that case; a bound on ``avg`` / ``avg_mixed`` is checked when the
+session ends and appears as its own test entry.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sseu_harness.errors import ConfigError
+from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, parse_snr, snr_label
+
+AVERAGES = ("avg", "avg_mixed")
+_KEYS = ("model", "task", "snr", "mode", "metric", "limit")
+
+
+@dataclass(frozen=True)
+class Bound:
+    task: str
+    limit: float
+    model: str | None = None
+    snr: str | None = None
+    mode: str | None = None
+    where: str = ""  # file:line, for messages
+
+    @property
+    def metric(self) -> str:
+        return METRIC_OF_TASK[self.task]
+
+    @property
+    def on_average(self) -> bool:
+        return self.snr in AVERAGES
+
+    def matches(self, record: dict) -> bool:
+        return (
+            record["task"] == self.task
+            and self.model in (None, record["model"])
+            and self.mode in (None, record["mode"])
+            and (record["snr"] == self.snr if self.snr else record["snr"] not in AVERAGES)
+        )
+
+    def breach(self, record: dict) -> str | None:
+        """The failure message when the record's value is on the wrong side of the limit."""
+        value = record["value"]
+        lower = self.metric in LOWER_IS_BETTER
+        if (value > self.limit) if lower else (value < self.limit):
+            op = "<=" if lower else ">="
+            case = f"{record['model']}-{record['task']}-{record['snr']}-{record['mode']}"
+            return f"{case}: {self.metric} = {value:.2f}, bound {op} {self.limit:g} ({self.where})"
+        return None
+
+
+def load_thresholds(path: Path) -> list[Bound]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read thresholds file {path}: {exc.strerror}; check --sseu-thresholds") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); see README 'Release gates' for the format") from None
+    unknown = set(raw) - {"bound"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown table(s) {sorted(unknown)}; write each bound as a [[bound]] table")
+    lines = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip().startswith("[[bound]]")]
+    bounds = [_bound(entry, f"{path}:{lines[k] if k < len(lines) else '?'}") for k, entry in enumerate(raw.get("bound", []))]
+    if not bounds:
+        raise ConfigError(f"{path}: no [[bound]] tables; add at least one or drop --sseu-thresholds")
+    return bounds
+
+
+def _bound(entry: dict, where: str) -> Bound:
+    unknown = set(entry) - set(_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; a bound has {', '.join(_KEYS)}")
+    task = entry.get("task")
+    if task not in TASKS:
+        raise ConfigError(f"{where}: task {task!r} is not one of {', '.join(TASKS)}")
+    metric = entry.get("metric", METRIC_OF_TASK[task])
+    if metric != METRIC_OF_TASK[task]:
+        raise ConfigError(f"{where}: metric {metric!r} does not belong to {task}; {task} is scored by {METRIC_OF_TASK[task]}")
+    limit = entry.get("limit")
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+        raise ConfigError(f"{where}: limit must be a number in percent, got {limit!r}")
+    mode = entry.get("mode")
+    if mode is not None and mode not in MODES:
+        raise ConfigError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")
+    snr = entry.get("snr")
+    if snr is not None and snr not in AVERAGES:
+        try:
+            snr = snr_label(parse_snr(str(snr)))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}; or use avg / avg_mixed") from None
+    model = entry.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ConfigError(f"{where}: model must be a name, got {model!r}")
+    return Bound(task=task, limit=float(limit), model=model, snr=snr, mode=mode, where=where)

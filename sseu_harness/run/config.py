@@ -1,0 +1,30 @@
+"""What a benchmark session is asked to do, as typed on the command line or in a CLI call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sseu_harness.scoring.normalizer import DEFAULT_NORMALIZER
+from sseu_harness.spec.prompts import DEFAULT_PROMPTS
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    models: tuple[str, ...]
+    data: str | None = None
+    tasks: str | None = None  # comma lists as typed; None = all
+    snrs: str | None = None
+    modes: str | None = None
+    runs: int = 1
+    seed: int = 0
+    embedder: str = "minilm"
+    normalizer: str = DEFAULT_NORMALIZER  # --sseu-normalizer: the WER text normaliser's name
+    cache_dir: Path = Path(".sseu-cache")
+    prompts: Path = DEFAULT_PROMPTS
+    model_settings: dict = field(default_factory=dict)
+    store: Path | None = Path(".sseu-cache") / "predictions.sqlite"  # None: neither read nor write answers
+    rescore: bool = False  # answers only from the store; no model is loaded
+    timeout: float | None = 600.0  # seconds per model call (batch)
+    max_error_rate: float = 0.05  # failed model calls above this fraction fail the case
+    max_parse_failure_rate: float = 1.0  # unparsable answers above this fraction fail the case

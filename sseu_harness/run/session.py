@@ -1,0 +1,200 @@
+"""One process's benchmark state: data, prompts, mixer, scorer and models, loaded once.
+
+The pytest plugin holds one `Bench` per process (controller or xdist worker)
+and asks it to run cases; a CLI can do the same without pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from functools import cached_property
+
+from model_adapters.registry import adapter_factory, bind_factory, model_label
+
+from sseu_harness import __version__
+from sseu_harness.adapter import Adapter
+from sseu_harness.run.config import BenchConfig
+from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
+from sseu_harness.scoring.embedders.registry import make_embedder
+from sseu_harness.errors import ConfigError
+from sseu_harness.scoring.slices import evaluate_slice
+from sseu_harness.run.inference import AnswerSource, ModelSlot, Progress
+from sseu_harness.dataset.manifest import Item, Manifest, load_manifest
+from sseu_harness.dataset.mixer import MIXER_VERSION, Mixer
+from sseu_harness.scoring.normalizer import get_normalizer
+from sseu_harness.scoring.parser import PARSER_VERSION
+from sseu_harness.dataset.preflight import check_audio_files
+from sseu_harness.spec.prompts import PromptSet, load_prompts
+from sseu_harness.results.records import case_record
+from sseu_harness.scoring.confidences import Scorer
+from sseu_harness.run.store import PredictionStore
+from sseu_harness.spec.snr import MODES, PAPER_SNRS_DB, TASKS, parse_snr, snr_label, sort_key, tasks_at
+from sseu_harness.spec.taxonomy import load_taxonomy
+
+
+class Bench:
+    def __init__(self, config: BenchConfig, check_inputs: bool = True) -> None:
+        """`check_inputs`: before any model is constructed, refuse unreadable audio and weights that cannot
+        be had (the controller checks; xdist workers, started after it, skip it). Not under rescore."""
+        if config.runs < 1:
+            raise ConfigError(f"--sseu-runs must be at least 1, got {config.runs}")
+        self.config = config
+        self.normalizer = get_normalizer(config.normalizer)
+        self.taxonomy = load_taxonomy()
+        self.manifest: Manifest = load_manifest(config.data, self.taxonomy)
+        self.prompts: PromptSet = load_prompts(config.prompts)
+        self.mixer = Mixer(self.manifest)
+        self.tasks = parse_choice_list(config.tasks, TASKS, "--sseu-tasks")
+        self.modes = parse_choice_list(config.modes, MODES, "--sseu-modes")
+        self.snrs = parse_snr_list(config.snrs, self.available_snrs)
+        found = {model_label_of(spec): (spec, adapter_factory(spec)) for spec in config.models}
+        if check_inputs and not config.rescore:
+            self._check_inputs(found)
+        # plain functions are called here, once per process
+        self.factories = {label: bind_factory(spec, factory, config.model_settings.get(label, {}))
+                          for label, (spec, factory) in found.items()}
+        self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
+        self._adapters: dict[str, Adapter] = {}
+        store = PredictionStore(config.store) if config.store else None
+        self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
+
+    def _check_inputs(self, found: dict[str, tuple[str, object]]) -> None:
+        """Audio headers of every file the grid's runnable cases need, then each model's weights."""
+        snrs = set()
+        for case in build_cases(list(found), self.snrs, self.tasks, self.modes):
+            unsupported = getattr(found[case.model][1], "unsupported", None)  # a plain function: not known yet
+            if not callable(unsupported) or unsupported(case.task, case.mode) is None:
+                snrs.add(case.snr)
+        check_audio_files(self.manifest, [(snr, self.items_at(snr)) for snr in sorted(snrs, key=sort_key)])
+        for label, (_, factory) in found.items():
+            preflight = getattr(factory, "preflight", None)
+            if callable(preflight):
+                preflight(self.config.model_settings.get(label, {}))
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.config.seed + run for run in range(self.config.runs)]
+
+    @cached_property
+    def available_snrs(self) -> list[str]:
+        """The data set's SNR grid: the header's ``snrs`` (labels or dB) or the paper's seven."""
+        declared = self.manifest.header.get("snrs")
+        if declared is not None:
+            labels = {snr_label(parse_snr(str(v))) for v in declared}
+        else:
+            labels = {label for item in self.manifest.items for label in (item.premixed or ())}
+            if any(item.has_sources for item in self.manifest.items):
+                labels.update(snr_label(db) for db in PAPER_SNRS_DB)
+        return sorted(labels, key=sort_key)
+
+    def items_at(self, snr: str) -> tuple[Item, ...]:
+        """The clips of a case's slice: every item that exists at this SNR."""
+        return tuple(item for item in self.manifest.items if item.available_at(snr))
+
+    def task_snrs(self) -> dict[str, list[str]]:
+        """Each task's SNR columns in the data's grid: what ``avg`` spans."""
+        return {t: [s for s in self.available_snrs if t in tasks_at(parse_snr(s))] for t in TASKS}
+
+    def cases(self) -> list[Case]:
+        return build_cases(list(self.factories), self.snrs, self.tasks, self.modes)
+
+    def unsupported(self, case: Case) -> str | None:
+        return self.factories[case.model].unsupported(case.task, case.mode)
+
+    def adapter(self, model: str) -> Adapter:
+        if model not in self._adapters:
+            adapter = self.factories[model](**self.config.model_settings.get(model, {}))
+            if self.config.runs > 1 and adapter.deterministic:
+                warnings.warn(
+                    f"{model} decodes greedily: its {self.config.runs} runs will give identical answers "
+                    "(std 0); enable sampling in its settings to measure run-to-run variation",
+                    stacklevel=2,
+                )
+            self._adapters[model] = adapter
+        return self._adapters[model]
+
+    @cached_property
+    def scorer(self) -> Scorer:
+        return Scorer(self.embedder, self.taxonomy)
+
+    def slot(self, model: str) -> ModelSlot:
+        factory = self.factories[model]
+        settings = self.config.model_settings.get(model, {})
+        return ModelSlot(model, factory, factory.identity(settings), lambda: self.adapter(model))
+
+    def plan(self, cases: list[Case]) -> None:
+        """Announce the cases this process will run, in order: their clips stream to the model without gaps."""
+        for case in cases:
+            if self.unsupported(case):
+                continue
+            slot, items = self.slot(case.model), self.items_at(case.snr)
+            prompt = self.prompts.prompt(case.task, case.mode, case.model)
+            for seed in self.seeds:
+                self.answers.plan(slot, items, case, prompt, seed)
+
+    def run_case(self, case: Case, progress: Progress | None = None) -> tuple[dict, list[dict]]:
+        """(record, per-clip prediction rows) of one case over all runs.
+
+        ``seconds``: the model time charged to the case (README, Performance) plus its own scoring time.
+        """
+        slot = self.slot(case.model)
+        items = self.items_at(case.snr)
+        prompt = self.prompts.prompt(case.task, case.mode, case.model)
+        values, rows, failures, refusals, errors, first_errors, from_store, seconds = [], [], 0, 0, 0, [], 0, 0.0
+        for run, seed in enumerate(self.seeds):
+            got = self.answers.answers(slot, items, case, prompt, seed, progress)
+            started = time.perf_counter()
+            result = evaluate_slice(case.task, case.mode, items, got.answers, self.scorer, self.normalizer)
+            values.append(result.value)
+            failures += result.failures
+            refusals += result.refusals
+            errors += result.errors
+            first_errors += result.first_errors
+            from_store += got.from_store
+            for row in result.rows:
+                rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
+                             "mode": case.mode, "run": run, "seed": seed, **row})
+            seconds += got.model_seconds + time.perf_counter() - started
+        record = case_record(case, values, self.seeds, len(items), failures, seconds, refusals=refusals)
+        record.update(
+            errors=errors,
+            first_errors=first_errors[:3],
+            from_store=from_store,
+            prompt_sha256=hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
+            prompt_set=self.prompts.version,
+            normalizer=self.normalizer.id,
+        )
+        return record, rows
+
+    def meta(self) -> dict:
+        """What a summary needs to be reproduced: versions and hashes of everything that shapes a number."""
+        return {
+            "harness_version": __version__,
+            "manifest": {"name": self.manifest.name, "path": str(self.manifest.path),
+                         "sha256": self.manifest.sha256, "items": len(self.manifest.items)},
+            "prompts": {"version": self.prompts.version, "sha256": self.prompts.sha256},
+            "normalizer": self.normalizer.id,
+            "parser": PARSER_VERSION,
+            "taxonomy": self.taxonomy.version,
+            "embedder": self.embedder.name,
+            "mixer": MIXER_VERSION,
+            "seeds": self.seeds,
+            "task_snrs": self.task_snrs(),
+            "runs": self.config.runs,
+            "models": {label: {"spec": spec, "listens": bool(getattr(self.factories[label], "listens", True)),
+                               **self.factories[label].identity(self.config.model_settings.get(label, {}))}
+                       for label, spec in zip(self.factories, self.config.models)},
+        }
+
+    def close(self) -> None:
+        self.answers.close()
+        for adapter in self._adapters.values():
+            adapter.close()
+        self._adapters.clear()
+
+
+def model_label_of(spec: str) -> str:
+    factory = adapter_factory(spec)
+    return getattr(factory, "name", None) or model_label(spec)

@@ -1,0 +1,125 @@
+"""From answers of one slice to its metric: parse, score (paper eq. 1-3), measure.
+
+Every clip stays in the denominator. A clip whose model call failed (`errors`),
+whose answer cannot be parsed (`failures`) or declines (`refusals`: "I don't
+know", see `refusals.py`) gets an empty prediction: an empty transcript, no
+scene (never counted correct), no events (p_n = 0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from sseu_harness.adapter import Answer, ClassScores, Failure
+from sseu_harness.dataset.manifest import Item
+from sseu_harness.scoring.metrics import clip_word_errors, mean_accuracy, mean_average_precision, word_error_rate
+from sseu_harness.scoring.normalizer import Normalizer, get_normalizer
+from sseu_harness.scoring.parser import parse_answer
+from sseu_harness.scoring.confidences import Scorer
+
+MAX_STORED_ANSWER = 4_000  # characters of a raw answer kept in predictions.jsonl
+FIRST_ERRORS = 3  # reasons of failed model calls quoted in a record
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    value: float  # percent
+    failures: int  # unparsable answers (including empty ones)
+    errors: int  # failed model calls (exceptions, timeouts)
+    refusals: int  # answers that declined (scored as empty predictions)
+    rows: list[dict]  # one per clip, for predictions.jsonl: also the per-clip figures the bootstrap resamples
+    first_errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Clip:
+    value: object  # the field the task needs, or None
+    failure: str | None
+    error: bool
+    refused: bool = False
+
+
+def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
+    if isinstance(answer, Failure):
+        return _Clip(None, f"error: {answer.reason}", True)
+    if isinstance(answer, ClassScores):
+        scores = answer.scenes if task == "ASC" else answer.events
+        return _Clip(scores, None if scores is not None else "model gives no class scores", False)
+    parsed = parse_answer(answer, task, mode)
+    field = _FIELD_OF_TASK[task]
+    value = getattr(parsed, field)
+    if field in parsed.refused:
+        return _Clip(value, None, False, refused=True)
+    return _Clip(value, None if value is not None else (parsed.failure or "unparsable"), False)
+
+
+_FIELD_OF_TASK = {"ASR": "transcript", "ASC": "scene", "AT": "events"}
+
+
+def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
+    raw = answer if isinstance(answer, str) else ("" if isinstance(answer, Failure) else "<class scores>")
+    if isinstance(answer, ClassScores) and clip.value is not None:  # the model's own scores (the hearing gate)
+        fields["class_scores"] = [float(v) for v in np.asarray(clip.value).ravel()]
+    if len(raw) > MAX_STORED_ANSWER:  # the hearing gate compares whole answers, not their stored beginnings
+        fields["answer_sha256"] = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, "refused": clip.refused,
+            **fields}
+
+
+def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequence[Answer | Failure],
+                   scorer: Scorer, normalizer: Normalizer | None = None) -> SliceResult:
+    clips = [_clip(a, task, mode) for a in answers]
+    errors = [c.failure.removeprefix("error: ") for c in clips if c.error]
+    failures = sum(c.failure is not None and not c.error for c in clips)
+    if task == "ASR":
+        value, rows = _asr(items, answers, clips, normalizer or get_normalizer())
+    elif task == "ASC":
+        value, rows = _asc(items, answers, clips, scorer)
+    else:
+        value, rows = _at(items, answers, clips, scorer)
+    return SliceResult(value, failures, len(errors), sum(c.refused for c in clips), rows, errors[:FIRST_ERRORS])
+
+
+def _asr(items, answers, clips, normalizer: Normalizer) -> tuple[float, list[dict]]:
+    hyps = [c.value or "" for c in clips]
+    rows = []
+    for item, answer, clip, hyp in zip(items, answers, clips, hyps):
+        errors, words = clip_word_errors(item.speech.transcript, hyp, normalizer)
+        rows.append(_row(item, answer, clip, reference=item.speech.transcript, hypothesis=clip.value,
+                         errors=errors, ref_words=words))
+    return word_error_rate([i.speech.transcript for i in items], hyps, normalizer), rows
+
+
+def _asc(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
+    texts = [c.value if isinstance(c.value, str) else None for c in clips]
+    from_text = scorer.scene_confidences_many(texts)
+    predicted, rows = [], []
+    for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
+        conf = np.asarray(clip.value) if isinstance(answer, ClassScores) and clip.value is not None else from_text[k]
+        scene = scorer.predicted_scene_id(conf)
+        predicted.append(scene)
+        rows.append(_row(item, answer, clip, truth=item.background.scene, prediction=texts[k], predicted_scene=scene,
+                         correct=scene == item.background.scene))
+    return mean_accuracy([i.background.scene for i in items], predicted), rows
+
+
+def _at(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
+    event_ids = scorer.taxonomy.event_ids
+    lists = [list(c.value) if isinstance(c.value, tuple) else None for c in clips]
+    from_text = scorer.event_confidences_many(lists)
+    truth = np.zeros((len(items), len(event_ids)), dtype=np.int8)
+    scores = np.zeros((len(items), len(event_ids)))
+    rows = []
+    for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
+        truth[k, [event_ids.index(label) for label in item.background.event_labels]] = 1
+        if isinstance(answer, ClassScores) and clip.value is not None:
+            scores[k] = clip.value
+        else:
+            scores[k] = from_text[k]
+        rows.append(_row(item, answer, clip, truth=list(item.background.event_labels), prediction=lists[k],
+                         scores=[float(v) for v in scores[k]]))
+    return mean_average_precision(truth, scores), rows

@@ -1,5 +1,0 @@
-"""A pytest plugin for the tests: pretend this machine has one CUDA GPU (``-p tests.adapter_fake_gpus``)."""
-
-from model_adapters.common import devices
-
-devices.cuda_device_count = lambda: 1

@@ -1,0 +1,211 @@
+"""The process boundary: our model server (stdlib HTTP, OpenAI chat protocol) around any in-process adapter."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_adapters.common.audio import wav_base64
+from model_adapters.common.base import Decoding, TextAdapter
+from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
+from model_adapters.serve.openai_server import ModelServer
+from sseu_harness.adapter import Adapter, ClassScores, Request
+
+from tests.helpers.session_runner import REPO
+
+
+class Echo(TextAdapter):
+    """Answers with what it was given, and logs each batch."""
+
+    name = "echo"
+    sample_rate = 16_000
+
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[list[Request]] = []
+        self.decodings: list[Decoding] = []
+        self.fail = fail
+
+    def generate(self, requests, decoding):
+        if self.fail:
+            raise RuntimeError("the model fell over")
+        self.batches.append(list(requests))
+        self.decodings.append(decoding)
+        time.sleep(0.05)
+        return [f"{r.prompt}|{r.audio.size}|{r.audio.dtype}" for r in requests]
+
+
+class Scores(Adapter):
+    name = "scores"
+
+    def answer(self, requests):
+        return [ClassScores(scenes=np.ones(6)) for _ in requests]
+
+
+@pytest.fixture
+def echo():
+    adapter = Echo()
+    server = ModelServer(adapter, "echo-model", port=0, max_batch=8, batch_wait_ms=150).start()
+    yield server, adapter
+    server.close()
+
+
+def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url + "/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def audio_part(audio: np.ndarray, rate: int) -> dict:
+    return {"type": "input_audio", "input_audio": {"data": wav_base64(audio, rate), "format": "wav"}}
+
+
+def body(prompt="Which scene?", seconds=1.0, rate=16_000, **extra) -> dict:
+    audio = np.zeros(int(seconds * rate), dtype=np.float32)
+    return {"model": "echo-model", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": prompt}, audio_part(audio, rate)]}], **extra}
+
+
+def test_a_chat_request_becomes_a_request_to_the_adapter(echo):
+    server, adapter = echo
+    status, reply = post(server.base_url, body(prompt="Events?", seconds=2.0, rate=8_000, max_tokens=17))
+    assert status == 200
+    assert reply["object"] == "chat.completion" and reply["choices"][0]["message"]["role"] == "assistant"
+    assert reply["choices"][0]["message"]["content"] == "Events?|32000|float32"  # resampled 8 -> 16 kHz
+    assert adapter.decodings[-1] == Decoding(max_new_tokens=17, temperature=0.0, top_p=None, seed=None)
+    post(server.base_url, body(temperature=0.5, top_p=0.8, seed=3, max_completion_tokens=5))
+    assert adapter.decodings[-1] == Decoding(max_new_tokens=5, temperature=0.5, top_p=0.8, seed=3)
+
+
+def test_stepfun_style_messages_are_understood(echo):
+    """System turn, a 'human' role, audio split into parts before the text: StepFun's client does this."""
+    server, _ = echo
+    message = {"role": "human", "content": [audio_part(np.zeros(16_000, np.float32), 16_000),
+                                            audio_part(np.zeros(8_000, np.float32), 16_000),
+                                            {"type": "text", "text": "Transcribe."}]}
+    status, reply = post(server.base_url, {"model": "x", "messages": [{"role": "system", "content": "Be nice."}, message]})
+    assert status == 200 and reply["choices"][0]["message"]["content"] == "Transcribe.|24000|float32"
+
+
+def test_concurrent_requests_are_answered_in_batches(echo):
+    server, adapter = echo
+    results: list[str] = []
+
+    def one(i: int) -> None:
+        results.append(post(server.base_url, body(prompt=f"p{i}"))[1]["choices"][0]["message"]["content"])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == sorted(f"p{i}|16000|float32" for i in range(6))
+    assert max(len(b) for b in adapter.batches) > 1
+    assert sum(len(b) for b in adapter.batches) == 6
+
+
+def test_protocol_errors_are_answered_not_crashed(echo):
+    server, _ = echo
+    status, reply = post(server.base_url, {"model": "x", "messages": [{"role": "user", "content": "no audio here"}]})
+    assert status == 400 and "no audio" in reply["error"]["message"]
+    bad = body()
+    bad["messages"][0]["content"][1]["input_audio"]["data"] = "not base64!"
+    assert post(server.base_url, bad)[0] == 400
+    assert post(server.base_url, body(max_tokens=0))[0] == 400
+    with urllib.request.urlopen(server.base_url + "/models", timeout=10) as response:
+        assert json.loads(response.read())["data"][0]["id"] == "echo-model"
+    with urllib.request.urlopen(server.base_url.replace("/v1", "/health"), timeout=10) as response:
+        assert response.status == 200
+    status, _ = post(server.base_url, body())
+    assert status == 200  # the server still answers after the errors
+
+
+def test_model_failures_and_class_scores_are_500s():
+    for adapter, message in ((Echo(fail=True), "the model fell over"), (Scores(), "serve only text models")):
+        server = ModelServer(adapter, "m", port=0).start()
+        try:
+            status, reply = post(server.base_url, body())
+            assert status == 500 and message in reply["error"]["message"]
+        finally:
+            server.close()
+
+
+def test_an_api_key_can_be_required():
+    server = ModelServer(Echo(), "m", port=0, api_key="k-123").start()
+    try:
+        assert post(server.base_url, body())[0] == 401
+        assert post(server.base_url, body(), {"Authorization": "Bearer k-123"})[0] == 200
+    finally:
+        server.close()
+
+
+def test_the_openai_adapter_speaks_to_it(echo):
+    server, _ = echo
+    adapter = OpenAIChatAdapter(base_url=server.base_url, api_model="echo-model", max_retries=0)
+    audio = np.zeros(12_345, np.float32)
+    assert adapter.answer([Request(None, audio, "hi", "ASC", "independent", 0)]) == ["hi|12345|float32"]  # type: ignore[arg-type]
+
+
+SERVER_SIDE = [*sorted((REPO / "model_adapters").rglob("*.py")),
+               *(REPO / "sseu_harness" / name for name in ("__init__.py", "adapter.py", "errors.py", "manifest.py",
+                                                           "snr.py", "taxonomy.py"))]
+
+
+@pytest.mark.parametrize("path", SERVER_SIDE, ids=lambda p: str(p.relative_to(REPO)))
+def test_the_server_side_code_parses_as_python_3_10(path):
+    ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 10))
+
+
+def test_the_server_refuses_an_unknown_model_in_one_line():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "model_adapters.serve.openai_server", "--model", "kimi-audio",
+                           "--port", "0"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: model kimi-audio needs package kimia_infer: git clone")
+    assert "Traceback" not in proc.stderr
+
+
+def test_base64_helper_round_trips():
+    audio = (np.arange(-5, 5) / 32768).astype(np.float32)
+    from model_adapters.common.audio import read_wav
+
+    decoded, rate = read_wav(base64.b64decode(wav_base64(audio, 16_000)))
+    assert rate == 16_000 and np.array_equal(decoded, audio)
+    assert Path(__file__).name.startswith("test_adapter_")
+
+
+def test_the_key_is_checked_before_the_body_is_read_and_in_constant_time(monkeypatch):
+    import socket
+
+    from model_adapters.serve import openai_server
+
+    compared = []
+    real = openai_server.hmac.compare_digest
+    monkeypatch.setattr(openai_server.hmac, "compare_digest", lambda a, b: compared.append(1) or real(a, b))
+    server = ModelServer(Echo(), "m", port=0, api_key="k-123").start()
+    try:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            # promises 50 MB and sends none of it: a server reading the body first would wait forever
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")
+            reply = sock.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 401") and "Connection: close" in reply
+        assert compared == [1]
+        assert post(server.base_url, body(), {"Authorization": "Bearer k-123"})[0] == 200
+    finally:
+        server.close()

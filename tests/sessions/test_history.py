@@ -1,0 +1,76 @@
+"""Run history: numbered run folders, the latest complete run at the top, baselines and pruning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sseu_harness.report.history import POINTER, History
+
+from tests.helpers.reports import run_session
+
+ORACLE = ("--sseu-model=oracle", "--sseu-tasks=ASR", "--sseu-snrs=snr_0", "--sseu-modes=independent",
+          "--sseu-bootstrap=20")
+
+
+def session(out: Path, *args: str, model: tuple[str, ...] = ORACLE):
+    return run_session(*model, f"--sseu-report-dir={out / 'report'}", f"--sseu-cache-dir={out / 'cache'}", *args)
+
+
+def top(out: Path) -> dict:
+    return json.loads((out / "report" / "summary.json").read_text())
+
+
+def test_runs_keep_their_folders_and_a_failed_session_never_replaces_the_latest(tmp_path):
+    for _ in range(2):
+        assert session(tmp_path).returncode == 0
+    report = tmp_path / "report"
+    assert [p.name for p in History(report).runs()] == ["0001", "0002"]
+    assert (report / POINTER).read_text().strip() == "0002"
+    for name in ("summary.json", "summary.md", "summary.csv", "summary.html", "predictions.jsonl", "plot_ASR_vs_snr.png"):
+        assert (report / name).read_bytes() == (report / "runs" / "0002" / name).read_bytes(), name
+    before = {p.name: p.read_bytes() for p in report.iterdir() if p.is_file()}
+    assert top(tmp_path)["meta"]["run"] == {"id": "0002", "complete": True}
+
+    failed = session(tmp_path, model=("--sseu-model=tests.helpers.adapters:Missing", *ORACLE[1:]))
+    assert failed.returncode == 1
+    assert "keeps its latest complete run" in failed.stdout
+    assert {p.name: p.read_bytes() for p in report.iterdir() if p.is_file()} == before  # the top is untouched
+    third = json.loads((report / "runs" / "0003" / "summary.json").read_text())
+    assert third["meta"]["run"] == {"id": "0003", "complete": False} and third["records"] == []
+
+    # previous = the latest complete run (0002), not the failed 0003; a run folder works as a baseline too
+    proc = session(tmp_path, "--sseu-baseline=previous")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert top(tmp_path)["meta"]["gates"]["baseline"] == str(report / "runs" / "0002")
+    proc = session(tmp_path, f"--sseu-baseline={report / 'runs' / '0001'}", "--sseu-keep-runs=2")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert top(tmp_path)["meta"]["gates"]["baseline"] == str(report / "runs" / "0001")
+    assert [p.name for p in History(report).runs()] == ["0004", "0005"]
+
+    # keeping one run while the newest is incomplete keeps the latest complete one as well
+    assert session(tmp_path, "--sseu-keep-runs=1", model=("--sseu-model=tests.helpers.adapters:Missing", *ORACLE[1:])).returncode == 1
+    assert [p.name for p in History(report).runs()] == ["0005", "0006"]
+    assert (report / POINTER).read_text().strip() == "0005"
+
+
+def test_previous_without_an_earlier_run_and_a_bad_keep_are_usage_errors(tmp_path):
+    proc = session(tmp_path, "--sseu-baseline=previous")
+    assert proc.returncode == 4 and "holds no earlier complete run" in proc.stderr
+    proc = session(tmp_path, "--sseu-keep-runs=0")
+    assert proc.returncode == 4 and "--sseu-keep-runs 0" in proc.stderr
+
+
+def test_promote_replaces_the_top_and_drops_a_stale_plot(tmp_path):
+    history = History(tmp_path)
+    first, second = history.new_run(), history.new_run()
+    (first / "summary.json").write_text("1")
+    (first / "plot_AT_vs_snr.png").write_bytes(b"at")
+    (second / "summary.json").write_text("2")
+    (tmp_path / "junit.xml").write_text("<x/>")  # not a report file: left alone
+    history.promote(first)
+    assert (tmp_path / "plot_AT_vs_snr.png").exists() and history.latest() == first
+    history.promote(second)
+    assert (tmp_path / "summary.json").read_text() == "2" and not (tmp_path / "plot_AT_vs_snr.png").exists()
+    assert (tmp_path / "junit.xml").exists() and history.latest() == second
+    assert sorted(p.name for p in tmp_path.iterdir()) == [POINTER, "junit.xml", "runs", "summary.json"]
