@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 import zlib
 from collections import Counter, deque
@@ -53,8 +52,17 @@ from sseu_harness.dataset.corpora import DEFAULTS_PATH, Findings, load_defaults
 from sseu_harness.dataset.corpora.desed import DESED, Clip
 from sseu_harness.dataset.corpora.maestro import MAESTRO, Window
 from sseu_harness.dataset.corpora.vctk import VCTK, Utterance
+from sseu_harness.dataset.manifest import (
+    MANIFEST_NAME,
+    Background,
+    Event,
+    Item,
+    Speech,
+    iter_manifest_lines,
+    load_manifest,
+)
 from sseu_harness.errors import ConfigError, SSEUError
-from sseu_harness.dataset.manifest import MANIFEST_NAME, Background, Event, Item, Speech, iter_manifest_lines, load_manifest
+from sseu_harness.files import atomic
 from sseu_harness.spec.taxonomy import Taxonomy, load_taxonomy
 
 REPORT_SCHEMA = "sseu-build-report/1"
@@ -580,16 +588,12 @@ def write_report(out: Path, report: dict) -> None:
 
 
 def write_atomic(path: Path, text: str, validate=None) -> None:
-    """Write via a temporary file in the same folder, check it (optional), then rename over `path`."""
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        if validate is not None:
-            try:
-                validate(tmp)
-            except SSEUError as exc:
-                raise type(exc)(f"the written {path.name} does not load back: {exc}") from exc
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write `path` whole or not at all; `validate(temp)` must load it back first (optional)."""
+
+    def check(temp: Path) -> None:
+        try:
+            validate(temp)
+        except SSEUError as exc:
+            raise type(exc)(f"the written {path.name} does not load back: {exc}") from exc
+
+    atomic.write_text(path, text, check if validate is not None else None)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -28,9 +27,10 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from sseu_harness.errors import ManifestError
 from sseu_harness.dataset.manifest import Manifest
 from sseu_harness.dataset.mixer import MIX_RATE, MIXER_VERSION, Mixer
+from sseu_harness.errors import ManifestError
+from sseu_harness.files import atomic
 from sseu_harness.spec.snr import PAPER_SNRS_DB, parse_snr, snr_label
 
 STAMP = ".manifest-sha256"
@@ -76,13 +76,8 @@ def materialize(manifest: Manifest, out: Path, snrs: list[float] | None = None, 
             existing += 1
             continue
         wave = mixer.mix(item, db).waveform
-        tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-        try:
+        with atomic.replacing(target) as tmp:
             sf.write(str(tmp), np.clip(wave, -1.0, 1.0), MIX_RATE, subtype="PCM_16", format="WAV")
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         written += 1
         if on_written is not None:
             on_written(target)
@@ -120,13 +115,7 @@ def _write_metadata(path: Path, items, snrs, labels) -> None:
                 item.speech.transcript, item.speech.speaker, item.background.scene,
                 ";".join(item.background.event_labels), item.background.source,
             ])
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic.write_text(path, buffer.getvalue())
 
 
 def parse_snr_values(text: str | None) -> list[float] | None:

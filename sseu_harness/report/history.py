@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sseu_harness.errors import ConfigError
+from sseu_harness.files import atomic
 
 RUNS = "runs"
 POINTER = "LATEST"
@@ -86,7 +86,7 @@ class History:
         for stale in self.root.iterdir():  # a plot the new run no longer has
             if stale.is_file() and _is_report_file(stale.name) and stale.name not in temps:
                 stale.unlink()
-        _write_atomically(self.root / POINTER, run.name + "\n")
+        atomic.write_text(self.root / POINTER, run.name + "\n")
 
     def prune(self, keep: int) -> list[Path]:
         """Remove all but the newest `keep` runs; the latest good run always stays."""
@@ -99,28 +99,14 @@ class History:
 
 def _link_or_copy(source: Path, folder: Path) -> Path:
     """A temporary name in `folder` for `source`'s content: a hard link (run files never change), else a copy."""
-    fd, temp = tempfile.mkstemp(prefix=f".{source.name}.", dir=folder)
-    os.close(fd)
-    os.unlink(temp)
+    temp = atomic.temp_beside(folder / source.name)
+    temp.unlink()
     try:
         os.link(source, temp)
     except OSError:
         shutil.copyfile(source, temp)
-        os.chmod(temp, 0o644)
-    return Path(temp)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+        os.chmod(temp, atomic.SHARED)
+    return temp
 
 
 def resolve_baseline(value: str, report_dir: Path) -> Path:

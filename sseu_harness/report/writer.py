@@ -9,15 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from sseu_harness.files import atomic
 from sseu_harness.report import tables
-from sseu_harness.results.intervals import MIN_CLIPS_PER_CLASS
 from sseu_harness.report.drilldown import CaseDrill
 from sseu_harness.report.html import summary_html
 from sseu_harness.report.plots import plot_files
+from sseu_harness.results.intervals import MIN_CLIPS_PER_CLASS
 from sseu_harness.results.records import RECORD_FIELDS
 
 SUMMARY_SCHEMA = "sseu-summary/1"
@@ -48,31 +47,22 @@ class ReportWriter:
         return handle
 
     def add(self, name: str, data: str | bytes) -> None:
-        with open(self._temp(name), "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        self._temp(name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             for handle in self._handles:
-                if exc_type is None:
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 handle.close()
             if exc_type is None:
                 for name, tmp in self._temps.items():
-                    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
-                    os.replace(tmp, self.folder / name)
+                    atomic.commit(tmp, self.folder / name)
         finally:
             for tmp in self._temps.values():
                 tmp.unlink(missing_ok=True)
 
     def _temp(self, name: str) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
-        os.close(fd)
-        self._temps[name] = Path(tmp)
-        return Path(tmp)
+        self._temps[name] = tmp = atomic.temp_beside(self.folder / name)
+        return tmp
 
 
 def summary_markdown(summary: dict, plots: list[str] = ()) -> str:
