@@ -162,8 +162,9 @@ def test_the_openai_adapter_speaks_to_it(echo):
 
 
 SERVER_SIDE = [*sorted((REPO / "model_adapters").rglob("*.py")),
-               *(REPO / "sseu_harness" / name for name in ("__init__.py", "adapter.py", "errors.py", "manifest.py",
-                                                           "snr.py", "taxonomy.py"))]
+               *(REPO / "sseu_harness" / name for name in ("__init__.py", "adapter.py", "errors.py", "dataset/__init__.py",
+                                                           "dataset/manifest.py", "spec/__init__.py", "spec/snr.py",
+                                                           "spec/taxonomy.py"))]
 
 
 @pytest.mark.parametrize("path", SERVER_SIDE, ids=lambda p: str(p.relative_to(REPO)))
