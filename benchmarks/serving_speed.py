@@ -160,7 +160,7 @@ def through_wrapper(manifest: Path, work: Path, concurrency: int) -> dict:
 
 def floor_per_condition(manifest: Path, http: bool) -> float:
     """CPU seconds per clip-condition of the irreducible work, in a tight loop over the set."""
-    from model_adapters.common.audio import wav_base64
+    from model_adapters.utils.audio import wav_base64
     from sseu_harness.dataset.audio import resample
     from sseu_harness.dataset.mixer import MIX_RATE, Mixer
 

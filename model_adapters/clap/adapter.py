@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from model_adapters.common.audio import repeat_to
-from model_adapters.common.clap import CLAP_SETTINGS, ClapAdapter
-from model_adapters.common.imports import check_importable, require
-from model_adapters.common.settings import Schema, Setting
+from sseu_harness.models.settings import Schema, Setting
+
+from model_adapters.families.clap import CLAP_SETTINGS, ClapAdapter
+from model_adapters.utils.audio import repeat_to
+from model_adapters.utils.imports import check_importable, require
 
 
 INSTALL = "pip install msclap (keep your torch: -c constraints.txt on a CPU machine)"

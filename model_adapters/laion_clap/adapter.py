@@ -5,7 +5,7 @@ Model rules followed here:
 - 48 kHz mono, a 10 s window (the feature extractor's ``max_length_s``).
   transformers would take a *random* 10 s of a longer clip (``rand_trunc``)
   or random chunks (``fusion``); the adapter crops first, deterministically
-  (centre by default, see `model_adapters.common.clap`), so the extractor
+  (centre by default, see `model_adapters.families.clap`), so the extractor
   never draws. Shorter clips are repeat-padded by the extractor (``repeatpad``).
 - Features are extracted clip by clip: for fusion models the extractor marks
   a random clip of a batch as "longer" when none is; one at a time it is
@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from model_adapters.common.clap import CLAP_SETTINGS, ClapAdapter
-from model_adapters.common.hf_generation import LOAD_SETTINGS, loaded_revision, pretrained_kwargs, torch_dtype
-from model_adapters.common.imports import require
-from model_adapters.common.settings import Schema, Setting
+from sseu_harness.models.settings import Schema, Setting
+
+from model_adapters.families.clap import CLAP_SETTINGS, ClapAdapter
+from model_adapters.utils.hf_generation import LOAD_SETTINGS, loaded_revision, pretrained_kwargs, torch_dtype
+from model_adapters.utils.imports import require
 
 
 def _embedding(output: Any) -> Any:

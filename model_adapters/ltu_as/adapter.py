@@ -41,14 +41,14 @@ import numpy as np
 
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Setting
 
-from model_adapters.common.audio import TempWavs, cut
-from model_adapters.common.base import DECODING_SETTINGS, Decoding, TextAdapter
-from model_adapters.common.devices import choose_device
-from model_adapters.common.imports import require
-from model_adapters.common.inprocess import InProcessModel
-from model_adapters.common.settings import Setting
-from model_adapters.openai_compatible.adapter import ServedModelAdapter
+from model_adapters.families.inprocess import InProcessModel
+from model_adapters.families.served import ServedModelAdapter
+from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter
+from model_adapters.utils.audio import TempWavs, cut
+from model_adapters.utils.devices import choose_device
+from model_adapters.utils.imports import require
 
 REPO = "https://github.com/YuanGongND/ltu"
 MAX_SECONDS = 10.0

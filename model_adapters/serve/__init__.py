@@ -1,1 +1,1 @@
-"""Serving one of our in-process adapters over HTTP, for models that need an environment of their own."""
+"""The old home of the model server, kept so that ``python -m model_adapters.serve.openai_server`` works."""

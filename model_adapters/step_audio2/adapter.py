@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sseu_harness.adapter import Request
+from sseu_harness.models.settings import Setting
 
-from model_adapters.common.audio import TempWavs
-from model_adapters.common.base import Decoding, TextAdapter, decoding_summary
-from model_adapters.common.devices import check_workers_fit, choose_device
-from model_adapters.common.imports import check_importable, require
-from model_adapters.common.settings import Setting
-from model_adapters.common.openai_chat import public_urls
-from model_adapters.openai_compatible.adapter import ENDPOINT_SETTINGS, OpenAIChatAdapter
+from model_adapters.families.served import ENDPOINT_SETTINGS, ChatAdapter
+from model_adapters.families.text import Decoding, TextAdapter, decoding_summary
+from model_adapters.utils.audio import TempWavs
+from model_adapters.utils.devices import check_workers_fit, choose_device
+from model_adapters.utils.imports import check_importable, require
+from model_adapters.utils.openai_chat import public_urls
 
 REPO = "https://github.com/stepfun-ai/Step-Audio2"
 SYSTEM_PROMPT = "You are a helpful assistant."
@@ -44,7 +44,7 @@ NATIVE_INSTALL = (f"git clone {REPO} and set repo to its folder and model to Ste
                   "(transformers==4.49, in its own environment), or give --sseu-base-url of StepFun's vLLM")
 
 
-class _Endpoint(OpenAIChatAdapter):
+class _Endpoint(ChatAdapter):
     """StepFun's vLLM build, spoken to as StepFun's client does."""
 
     name = "step-audio2"

@@ -25,16 +25,16 @@ from typing import Any
 
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Schema, Setting
 
-from model_adapters.common.audio import cut
-from model_adapters.common.base import Decoding, TextAdapter
-from model_adapters.common.devices import choose_device
-from model_adapters.common.hf_generation import (
+from model_adapters.families.inprocess import InProcessModel
+from model_adapters.families.text import Decoding, TextAdapter
+from model_adapters.utils.audio import cut
+from model_adapters.utils.devices import choose_device
+from model_adapters.utils.hf_generation import (
     LOAD_SETTINGS, loaded_revision, pretrained_kwargs, resolved_dtype_name, torch_dtype,
 )
-from model_adapters.common.imports import require
-from model_adapters.common.inprocess import InProcessModel
-from model_adapters.common.settings import Schema, Setting
+from model_adapters.utils.imports import require
 
 MAX_SECONDS = 30.0
 

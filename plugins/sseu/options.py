@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sseu_harness.run.config import BenchConfig
 from sseu_harness.scoring.normalizer import DEFAULT_NORMALIZER, NORMALIZERS
 from sseu_harness.spec.prompts import DEFAULT_PROMPTS
+
+if TYPE_CHECKING:
+    from sseu_harness.models.resolve import ModelSpec
 
 DEFAULT_REPORT_DIR = "sseu-report"
 DEFAULT_CACHE_DIR = ".sseu-cache"
@@ -98,7 +102,7 @@ def selected_models(config: pytest.Config) -> list[str]:
 def bench_config(config: pytest.Config) -> BenchConfig:
     opt = config.getoption
     return BenchConfig(
-        models=tuple(selected_models(config)),
+        models=tuple(models(config)),
         data=opt("sseu_data"),
         tasks=opt("sseu_tasks"),
         snrs=opt("sseu_snrs"),
@@ -114,7 +118,6 @@ def bench_config(config: pytest.Config) -> BenchConfig:
         timeout=opt("sseu_timeout") or None,
         max_error_rate=opt("sseu_max_error_rate"),
         max_parse_failure_rate=opt("sseu_max_parse_failure_rate"),
-        model_settings=model_settings(config),
     )
 
 
@@ -130,13 +133,29 @@ def keep_runs(config: pytest.Config) -> int | None:
     return keep
 
 
-def model_settings(config: pytest.Config) -> dict:
-    """{label: settings} of the selected models, from --sseu-models-file and the single-model options."""
-    from model_adapters.common.settings import OPTION_SETTINGS, model_settings_for, parse_assignments
+# Single-model options -> setting names.
+OPTION_SETTINGS = {
+    "sseu_model_path": "model",
+    "sseu_model_revision": "revision",
+    "sseu_base_url": "base_url",
+    "sseu_api_model": "api_model",
+    "sseu_api_key_env": "api_key_env",
+    "sseu_batch_size": "batch_size",
+    "sseu_device": "device",
+    "sseu_dtype": "dtype",
+    "sseu_max_new_tokens": "max_new_tokens",
+}
 
-    models = selected_models(config)
-    if not models:
-        return {}
+
+def models(config: pytest.Config) -> list[ModelSpec]:
+    """The selected models resolved with their settings, from --sseu-models-file and the single-model options."""
+    from model_adapters.registry import BUILTIN
+    from sseu_harness.models.resolve import resolve_models
+    from sseu_harness.models.settings import parse_assignments
+
+    specs = selected_models(config)
+    if not specs:
+        return []
     single = {key: config.getoption(dest) for dest, key in OPTION_SETTINGS.items()
               if config.getoption(dest) is not None}
     if isinstance(single.get("base_url"), list):  # repeated --sseu-base-url: replicas of one served model
@@ -144,7 +163,7 @@ def model_settings(config: pytest.Config) -> dict:
     single.update(parse_assignments(config.getoption("sseu_model_set") or [], "--sseu-model-set"))
     workers = config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
     workers = workers if isinstance(workers, int) and workers > 0 else 1
-    return model_settings_for(models, config.getoption("sseu_models_file"), single, workers)
+    return resolve_models(specs, BUILTIN, config.getoption("sseu_models_file"), single, workers=workers)
 
 
 def shard(config: pytest.Config) -> tuple[int, int] | None:

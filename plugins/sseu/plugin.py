@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except SSEUError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[BENCH] = bench
-    for model in bench.factories:
+    for model in bench.models:
         if KEYWORD_CLASHES.search(model):
             config.issue_config_time_warning(
                 pytest.PytestConfigWarning(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sseu_harness.scoring.normalizer import DEFAULT_NORMALIZER
 from sseu_harness.spec.prompts import DEFAULT_PROMPTS
 
+if TYPE_CHECKING:
+    from sseu_harness.models.resolve import ModelSpec
+
 
 @dataclass(frozen=True)
 class BenchConfig:
-    models: tuple[str, ...]
+    models: tuple[ModelSpec, ...]  # resolved once, with their settings (`resolve_models`)
     data: str | None = None
     tasks: str | None = None  # comma lists as typed; None = all
     snrs: str | None = None
@@ -22,7 +26,6 @@ class BenchConfig:
     normalizer: str = DEFAULT_NORMALIZER  # --sseu-normalizer: the WER text normaliser's name
     cache_dir: Path = Path(".sseu-cache")
     prompts: Path = DEFAULT_PROMPTS
-    model_settings: dict = field(default_factory=dict)
     store: Path | None = Path(".sseu-cache") / "predictions.sqlite"  # None: neither read nor write answers
     rescore: bool = False  # answers only from the store; no model is loaded
     timeout: float | None = 600.0  # seconds per model call (batch)

@@ -11,14 +11,13 @@ import time
 import warnings
 from functools import cached_property
 
-from model_adapters.registry import adapter_factory, bind_factory, model_label
-
 from sseu_harness import __version__
 from sseu_harness.adapter import Adapter
 from sseu_harness.run.config import BenchConfig
 from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
 from sseu_harness.scoring.embedders.registry import make_embedder
 from sseu_harness.errors import ConfigError
+from sseu_harness.models.resolve import FunctionFactory, ModelSpec
 from sseu_harness.scoring.slices import evaluate_slice
 from sseu_harness.run.inference import AnswerSource, ModelSlot, Progress
 from sseu_harness.dataset.manifest import Item, Manifest, load_manifest
@@ -49,29 +48,28 @@ class Bench:
         self.tasks = parse_choice_list(config.tasks, TASKS, "--sseu-tasks")
         self.modes = parse_choice_list(config.modes, MODES, "--sseu-modes")
         self.snrs = parse_snr_list(config.snrs, self.available_snrs)
-        found = {model_label_of(spec): (spec, adapter_factory(spec)) for spec in config.models}
+        self.models: dict[str, ModelSpec] = {model.label: model for model in config.models}
         if check_inputs and not config.rescore:
-            self._check_inputs(found)
-        # plain functions are called here, once per process
-        self.factories = {label: bind_factory(spec, factory, config.model_settings.get(label, {}))
-                          for label, (spec, factory) in found.items()}
+            self._check_inputs()
         self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
         self._adapters: dict[str, Adapter] = {}
         store = PredictionStore(config.store) if config.store else None
         self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
 
-    def _check_inputs(self, found: dict[str, tuple[str, object]]) -> None:
-        """Audio headers of every file the grid's runnable cases need, then each model's weights."""
+    def _check_inputs(self) -> None:
+        """Audio headers of every file the grid's runnable cases need, then each model's weights.
+
+        A plain function's cases all count: what it supports is not declared up front."""
         snrs = set()
-        for case in build_cases(list(found), self.snrs, self.tasks, self.modes):
-            unsupported = getattr(found[case.model][1], "unsupported", None)  # a plain function: not known yet
-            if not callable(unsupported) or unsupported(case.task, case.mode) is None:
+        for case in self.cases():
+            factory = self.models[case.model].factory
+            if isinstance(factory, FunctionFactory) or factory.unsupported(case.task, case.mode) is None:
                 snrs.add(case.snr)
         check_audio_files(self.manifest, [(snr, self.items_at(snr)) for snr in sorted(snrs, key=sort_key)])
-        for label, (_, factory) in found.items():
-            preflight = getattr(factory, "preflight", None)
+        for model in self.models.values():
+            preflight = getattr(model.factory, "preflight", None)
             if callable(preflight):
-                preflight(self.config.model_settings.get(label, {}))
+                preflight(model.settings)
 
     @property
     def seeds(self) -> list[int]:
@@ -98,14 +96,15 @@ class Bench:
         return {t: [s for s in self.available_snrs if t in tasks_at(parse_snr(s))] for t in TASKS}
 
     def cases(self) -> list[Case]:
-        return build_cases(list(self.factories), self.snrs, self.tasks, self.modes)
+        return build_cases(list(self.models), self.snrs, self.tasks, self.modes)
 
     def unsupported(self, case: Case) -> str | None:
-        return self.factories[case.model].unsupported(case.task, case.mode)
+        return self.models[case.model].factory.unsupported(case.task, case.mode)
 
     def adapter(self, model: str) -> Adapter:
         if model not in self._adapters:
-            adapter = self.factories[model](**self.config.model_settings.get(model, {}))
+            spec = self.models[model]
+            adapter = spec.factory(**spec.settings)
             if self.config.runs > 1 and adapter.deterministic:
                 warnings.warn(
                     f"{model} decodes greedily: its {self.config.runs} runs will give identical answers "
@@ -120,9 +119,8 @@ class Bench:
         return Scorer(self.embedder, self.taxonomy)
 
     def slot(self, model: str) -> ModelSlot:
-        factory = self.factories[model]
-        settings = self.config.model_settings.get(model, {})
-        return ModelSlot(model, factory, factory.identity(settings), lambda: self.adapter(model))
+        spec = self.models[model]
+        return ModelSlot(model, spec.factory, spec.identity(), lambda: self.adapter(model))
 
     def plan(self, cases: list[Case]) -> None:
         """Announce the cases this process will run, in order: their clips stream to the model without gaps."""
@@ -183,9 +181,9 @@ class Bench:
             "seeds": self.seeds,
             "task_snrs": self.task_snrs(),
             "runs": self.config.runs,
-            "models": {label: {"spec": spec, "listens": bool(getattr(self.factories[label], "listens", True)),
-                               **self.factories[label].identity(self.config.model_settings.get(label, {}))}
-                       for label, spec in zip(self.factories, self.config.models)},
+            "models": {label: {"spec": model.spec, "listens": bool(getattr(model.factory, "listens", True)),
+                               **model.identity()}
+                       for label, model in self.models.items()},
         }
 
     def close(self) -> None:
@@ -193,8 +191,3 @@ class Bench:
         for adapter in self._adapters.values():
             adapter.close()
         self._adapters.clear()
-
-
-def model_label_of(spec: str) -> str:
-    factory = adapter_factory(spec)
-    return getattr(factory, "name", None) or model_label(spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from model_adapters.common.settings import Schema, Setting
+from sseu_harness.models.settings import Schema, Setting
 from sseu_harness.adapter import Adapter, Request
 
 

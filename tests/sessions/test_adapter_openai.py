@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model_adapters.common.openai_chat import EndpointError
+from model_adapters.utils.openai_chat import EndpointError
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_adapters.common.audio import wav_base64
-from model_adapters.common.base import Decoding, TextAdapter
+from model_adapters.families.text import Decoding, TextAdapter
+from model_adapters.utils.audio import wav_base64
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
-from model_adapters.serve.openai_server import ModelServer
+from model_server.openai_server import ModelServer
 from sseu_harness.adapter import Adapter, ClassScores, Request
 
 from tests.helpers.session_runner import REPO
@@ -183,7 +183,7 @@ def test_the_server_refuses_an_unknown_model_in_one_line():
 
 def test_base64_helper_round_trips():
     audio = (np.arange(-5, 5) / 32768).astype(np.float32)
-    from model_adapters.common.audio import read_wav
+    from model_adapters.utils.audio import read_wav
 
     decoded, rate = read_wav(base64.b64decode(wav_base64(audio, 16_000)))
     assert rate == 16_000 and np.array_equal(decoded, audio)
@@ -193,7 +193,7 @@ def test_base64_helper_round_trips():
 def test_the_key_is_checked_before_the_body_is_read_and_in_constant_time(monkeypatch):
     import socket
 
-    from model_adapters.serve import openai_server
+    from model_server import openai_server
 
     compared = []
     real = openai_server.hmac.compare_digest

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from model_adapters import registry
-from model_adapters.common import devices
-from model_adapters.common.devices import check_workers_fit, choose_device
-from model_adapters.common.imports import require
-from model_adapters.common.settings import (
+from model_adapters.registry import BUILTIN
+from model_adapters.utils import devices
+from model_adapters.utils.devices import check_workers_fit, choose_device
+from model_adapters.utils.imports import require
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.resolve import entry_point_models, find_factory, known_models, resolve_models
+from sseu_harness.models.settings import (
     Schema, Setting, load_models_file, parse_assignments, parse_value, resolve_model_settings,
 )
-from sseu_harness.errors import ConfigError
 
 from tests.helpers.adapter_probe import Probe
 from tests.helpers.session_runner import REPO, run_pytest
@@ -131,11 +132,9 @@ def test_factories_without_a_schema_are_checked_against_their_signature():
     ],
 )
 def test_settings_are_checked_before_any_model_loads(model, single, message, monkeypatch):
-    from model_adapters.common.settings import model_settings_for
-
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ConfigError) as info:
-        model_settings_for([model], None, single)
+        resolve_models([model], BUILTIN, None, single)
     assert message in str(info.value)
 
 
@@ -159,8 +158,8 @@ def test_more_workers_than_gpus_is_refused_at_start_with_the_way_out():
 
 
 def test_every_builtin_adapter_is_named_as_registered():
-    for name, target in registry.BUILTIN.items():
-        factory = registry.adapter_factory(name)
+    for name, target in BUILTIN.items():
+        factory = find_factory(name, BUILTIN)
         assert factory.name == name, target
         assert not any(bad in name.lower() for bad in ("asr", "asc", "at", "snr_")), name
 
@@ -171,9 +170,9 @@ def test_third_party_adapters_register_through_an_entry_point_and_get_their_sett
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sseu-probe-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[sseu_harness.models]\nprobe-ep = tests.helpers.adapter_probe:Probe\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert registry.entry_point_models()["probe-ep"] == "tests.helpers.adapter_probe:Probe"
-    assert "probe-ep" in registry.known_models()
-    assert registry.adapter_factory("probe-ep") is Probe
+    assert entry_point_models()["probe-ep"] == "tests.helpers.adapter_probe:Probe"
+    assert "probe-ep" in known_models(BUILTIN)
+    assert find_factory("probe-ep", BUILTIN) is Probe
     # a session: the entry point resolves, and the models file and the options reach the adapter
     log = tmp_path / "probe.jsonl"
     models = write(tmp_path / "m.toml", '[models.probe]\nbatch_size = 13\nextra = {a = 1}\n')

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from model_adapters.common.hub import check_hub_weights
+from model_adapters.utils.hub import check_hub_weights
 from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.manifest import DEMO_DIR
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_adapters.common.base import Decoding
-from model_adapters.common.clap import class_scores
+from model_adapters.families.clap import class_scores
+from model_adapters.families.text import Decoding
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
 

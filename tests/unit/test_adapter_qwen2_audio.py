@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from model_adapters.common.base import Decoding
+from model_adapters.families.text import Decoding
 from model_adapters.qwen2_audio.adapter import Qwen2AudioAdapter
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError

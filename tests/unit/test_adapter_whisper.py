@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_adapters.common.base import Decoding
+from model_adapters.families.text import Decoding
 from model_adapters.whisper.adapter import WhisperAdapter
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError

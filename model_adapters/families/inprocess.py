@@ -13,10 +13,11 @@ import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import decoding_summary
-from .devices import check_workers_fit
-from .hub import check_hub_weights, check_local_folder, looks_local
-from .settings import Schema
+from sseu_harness.models.settings import Schema
+
+from model_adapters.families.text import decoding_summary
+from model_adapters.utils.devices import check_workers_fit
+from model_adapters.utils.hub import check_hub_weights, check_local_folder, looks_local
 
 
 def folder_fingerprint(folder: Path) -> str:

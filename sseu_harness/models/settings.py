@@ -1,8 +1,10 @@
 """Model settings: declared per adapter, validated strictly, merged from a models file and options.
 
+This is core code, importable without any adapter (the plugin's options and
+the model server use it) and on Python 3.10 (the model server's environments).
 An adapter declares its settings as a `Schema` (class attribute ``SETTINGS``):
 name, kind and default of each key. Settings reach it as keyword arguments
-(``BenchConfig.model_settings[label]``) from two sources, validated apart so
+(`ModelSpec.settings`) from two sources, validated apart so
 that an error names its source:
 
 - a TOML models file (``--sseu-models-file``) with one ``[models.<name>]``
@@ -110,13 +112,6 @@ def _copy(value: Any) -> Any:
 def _is_secret(key: str) -> bool:
     lowered = key.lower()
     return lowered in SECRET_KEYS or lowered.endswith(("_key", "_token", "_password", "_secret"))
-
-
-def tokens_for(value: int | Mapping[str, int], mode: str, defaults: Mapping[str, int]) -> int:
-    """max_new_tokens for a mode from an int (all modes) or a table by mode (others keep the defaults)."""
-    if isinstance(value, Mapping):
-        return int(value.get(mode, defaults[mode]))
-    return int(value)
 
 
 # --- where settings come from -------------------------------------------------------------
@@ -248,27 +243,3 @@ def resolve_model_settings(
             check(merged, workers=workers)
         resolved[label] = merged
     return resolved
-
-
-# Single-model options of the pytest plugin -> setting names.
-OPTION_SETTINGS = {
-    "sseu_model_path": "model",
-    "sseu_model_revision": "revision",
-    "sseu_base_url": "base_url",
-    "sseu_api_model": "api_model",
-    "sseu_api_key_env": "api_key_env",
-    "sseu_batch_size": "batch_size",
-    "sseu_device": "device",
-    "sseu_dtype": "dtype",
-    "sseu_max_new_tokens": "max_new_tokens",
-}
-
-
-def model_settings_for(specs: list[str], models_file: str | Path | None, single: Mapping[str, Any],
-                       workers: int = 1, single_where: str = "--sseu-model-* options") -> dict[str, dict[str, Any]]:
-    """`resolve_model_settings` with the factories and labels looked up in the registry."""
-    from model_adapters.registry import adapter_factory, label_of
-
-    factories = {spec: adapter_factory(spec) for spec in specs}
-    labels = {spec: label_of(spec, factory) for spec, factory in factories.items()}
-    return resolve_model_settings(specs, factories, labels, models_file, single, single_where, workers)

@@ -25,13 +25,13 @@ import numpy as np
 
 from sseu_harness.adapter import Adapter, ClassScores, Request
 from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Setting
 from sseu_harness.spec.taxonomy import load_taxonomy
 
-from .audio import CROPS, crop
-from .devices import choose_device
-from .imports import require
-from .inprocess import InProcessModel
-from .settings import Setting
+from model_adapters.families.inprocess import InProcessModel
+from model_adapters.utils.audio import CROPS, crop
+from model_adapters.utils.devices import choose_device
+from model_adapters.utils.imports import require
 
 CLAP_SETTINGS = dict(
     batch_size=Setting("pos_int", 16, help="clips per forward pass"),

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from sseu_harness.adapter import Adapter, Request
-
-from .settings import Schema, Setting, tokens_for
+from sseu_harness.models.settings import Schema, Setting
 
 # Token budgets by mode: an independent answer is one line (a transcript of a
 # 10 s clip is about 40 tokens), joint is three lines, CoT writes five steps
@@ -27,6 +26,13 @@ DECODING_SETTINGS = Schema(
     temperature=Setting("nonneg", 0.0, help="0 = greedy (deterministic); > 0 samples, seeded by the run seed"),
     top_p=Setting("pos", None, help="nucleus sampling, only with temperature > 0"),
 )
+
+
+def tokens_for(value: int | Mapping[str, int], mode: str, defaults: Mapping[str, int]) -> int:
+    """max_new_tokens for a mode from an int (all modes) or a table by mode (others keep the defaults)."""
+    if isinstance(value, Mapping):
+        return int(value.get(mode, defaults[mode]))
+    return int(value)
 
 
 @dataclass(frozen=True)
