@@ -161,9 +161,10 @@ def test_the_openai_adapter_speaks_to_it(echo):
     assert adapter.answer([Request(None, audio, "hi", "ASC", "independent", 0)]) == ["hi|12345|float32"]  # type: ignore[arg-type]
 
 
-SERVER_SIDE = [*sorted((REPO / "model_adapters").rglob("*.py")),
+SERVER_SIDE = [*sorted((REPO / "model_adapters").rglob("*.py")), *sorted((REPO / "model_server").rglob("*.py")),
                *(REPO / "sseu_harness" / name for name in ("__init__.py", "adapter.py", "errors.py", "dataset/__init__.py",
-                                                           "dataset/manifest.py", "spec/__init__.py", "spec/snr.py",
+                                                           "dataset/manifest.py", "models/__init__.py", "models/resolve.py",
+                                                           "models/settings.py", "spec/__init__.py", "spec/snr.py",
                                                            "spec/taxonomy.py"))]
 
 
