@@ -24,8 +24,8 @@ from sseu_harness.spec.snr import parse_snr, tasks_at
 from sseu_harness.report.summarize import summarize
 from sseu_harness.results.thresholds import Bound, load_thresholds
 
-from .items import NODE_PREFIX, case_of_nodeid
-from .state import Ledger
+from .items import NODE_PREFIX
+from .state import Ledger, cases_of
 
 GATE_PREFIX = NODE_PREFIX + "gate::"
 
@@ -63,7 +63,7 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
     try:
         summary = summarize(
             report_dir, case_records, ledger.case_rows(), clip_ids, meta,
-            bounds=gates.bounds, selected=_selected_slices(ledger.expected), baseline=gates.baseline,
+            bounds=gates.bounds, selected=_selected_slices(session.config, ledger.expected), baseline=gates.baseline,
             margin=gates.margin, resamples=gates.resamples, seed=gates.seed, hearing=gates.hearing,
             complete=complete(ledger), keep_runs=keep_runs,
         )
@@ -99,14 +99,10 @@ def check_gates_config(gates: Gates, bench, sharded: bool) -> None:
         check_baseline_matches(gates.baseline, bench.meta())
 
 
-def _selected_slices(expected: set[str]) -> set[tuple[str, str, str]]:
-    slices = set()
-    for nodeid in expected:
-        parts = case_of_nodeid(nodeid)
-        if parts:
-            model, task, _, mode = parts
-            slices.add((model, task, mode))
-    return slices
+def _selected_slices(config: pytest.Config, expected: set[str]) -> set[tuple[str, str, str]]:
+    """(model, task, mode) of the expected cases; node ids that are not cases are left out."""
+    cases = cases_of(config)
+    return {(case.model, case.task, case.mode) for case in map(cases.get, expected) if case is not None}
 
 
 def _emit(config: pytest.Config, results: list[GateResult]) -> None:

@@ -17,7 +17,7 @@ from sseu_harness.spec.cases import Case
 from sseu_harness.errors import SSEUError
 from sseu_harness.results.records import failure_breach
 
-from .state import GATES, bench_of, prediction_sink
+from .state import GATES, bench_of, cases_of, prediction_sink
 
 SUITE = "sseu"
 JUNIT_PROPERTIES = ("metric", "value", "std", "runs", "n", "parse_failures", "refusals", "errors", "clips_per_s")
@@ -34,8 +34,8 @@ class BenchSuite(pytest.Collector):
     def collect(self) -> list["BenchCase"]:
         bench = bench_of(self.config)
         items = []
-        for case in bench.cases():
-            item = BenchCase.from_parent(self, name=case.id, nodeid=NODE_PREFIX + case.id, case=case)
+        for nodeid, case in cases_of(self.config).items():
+            item = BenchCase.from_parent(self, name=case.id, nodeid=nodeid, case=case)
             reason = bench.unsupported(case)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
@@ -90,12 +90,9 @@ def upcoming(item: pytest.Item) -> list[pytest.Item]:
     return [item] if position is None else list(items[position:])
 
 
-def case_of_nodeid(nodeid: str) -> tuple[str, str, str, str] | None:
-    """(model, task, snr, mode) from a node id; model names may hold dashes, labels may not."""
-    if not nodeid.startswith(NODE_PREFIX):
-        return None
-    parts = nodeid[len(NODE_PREFIX):].rsplit("-", 3)
-    return tuple(parts) if len(parts) == 4 else None
+def case_table(cases: list[Case]) -> dict[str, Case]:
+    """{node id: case}: how the scheduler and the controller know a case from its node id."""
+    return {NODE_PREFIX + case.id: case for case in cases}
 
 
 def _progress_printer(config: pytest.Config, case_id: str):

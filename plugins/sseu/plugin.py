@@ -18,8 +18,8 @@ from sseu_harness.errors import SSEUError
 
 from . import options
 from .controller import finish, load_gates
-from .items import BenchSuite
-from .state import BENCH, GATES, LEDGER, PARTIAL_PREFIX, SINK, Ledger, PredictionSink
+from .items import BenchSuite, case_table
+from .state import BENCH, CASES, GATES, LEDGER, PARTIAL_PREFIX, SINK, Ledger, PredictionSink
 
 OUTCOME = pytest.StashKey["Outcome"]()
 REPORT_ERROR = pytest.StashKey[str]()
@@ -47,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except SSEUError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[BENCH] = bench
+    config.stash[CASES] = case_table(bench.cases())
     for model in bench.models:
         if KEYWORD_CLASHES.search(model):
             config.issue_config_time_warning(

@@ -7,17 +7,17 @@ so we reuse its load-scope scheduler with our own notion of scope.
 
 from __future__ import annotations
 
+import pytest
 from xdist.scheduler import LoadScopeScheduling
 
-from sseu_harness.spec.cases import Case
-
-from .items import case_of_nodeid
+from .state import cases_of
 
 
 class CaseGroupScheduling(LoadScopeScheduling):
+    def __init__(self, config: pytest.Config, log=None) -> None:
+        super().__init__(config, log)
+        self.cases = cases_of(config)
+
     def _split_scope(self, nodeid: str) -> str:
-        parts = case_of_nodeid(nodeid)
-        if parts is None:
-            return nodeid
-        model, task, snr, mode = parts
-        return Case(model, task, snr, mode).group
+        case = self.cases.get(nodeid)
+        return nodeid if case is None else case.group

@@ -12,16 +12,23 @@ import pytest
 
 if TYPE_CHECKING:
     from sseu_harness.run.session import Bench
+    from sseu_harness.spec.cases import Case
 
 BENCH = pytest.StashKey["Bench"]()
 SINK = pytest.StashKey["PredictionSink"]()
 LEDGER = pytest.StashKey["Ledger"]()
 GATES = pytest.StashKey["Gates"]()
+CASES = pytest.StashKey["dict[str, Case]"]()
 PARTIAL_PREFIX = ".partial-"
 
 
 def bench_of(config: pytest.Config) -> "Bench":
     return config.stash[BENCH]
+
+
+def cases_of(config: pytest.Config) -> "dict[str, Case]":
+    """{node id: case} of the session's grid, built at configure: the xdist controller has it without collecting."""
+    return config.stash[CASES]
 
 
 def prediction_sink(config: pytest.Config) -> "PredictionSink":
