@@ -15,7 +15,7 @@ import pytest
 
 from sseu_harness.spec.cases import Case
 from sseu_harness.errors import SSEUError
-from sseu_harness.results.records import failure_breach
+from sseu_harness.results.gates import case_breaches
 
 from .state import GATES, bench_of, prediction_sink
 
@@ -57,9 +57,8 @@ class BenchCase(pytest.Item):
         self.user_properties.append(("sseu_record", json.dumps(record)))
         # plain properties for JUnit XML readers; the record above is what the controller aggregates
         self.user_properties += [(key, str(record[key])) for key in JUNIT_PROPERTIES]
-        breaches = [failure_breach(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate)]
-        breaches += [bound.breach(record) for bound in self.config.stash[GATES].bounds if bound.matches(record)]
-        breaches = [b for b in breaches if b]
+        breaches = case_breaches(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate,
+                                 self.config.stash[GATES].bounds)
         if breaches:
             pytest.fail(f"{self.case.id}: " + "\n".join(breaches), pytrace=False)
 

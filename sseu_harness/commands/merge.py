@@ -9,10 +9,11 @@ from pathlib import Path
 from sseu_harness.report import tables
 from sseu_harness.results.compat import check_same_config
 from sseu_harness.errors import ConfigError
-from sseu_harness.results.gates import check_baseline_matches
+from sseu_harness.results.gates import check_gates_config
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
 from sseu_harness.results.thresholds import load_thresholds
+from sseu_harness.spec.snr import sort_key
 
 HELP = "join report dirs (e.g. of --sseu-shard runs) into one report and apply the gates"
 
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
     meta = {**first.meta, "models": models, "shard": None, "merged_from": [str(r.path) for r in reports]}
     boot = first.meta.get("bootstrap") or {}
     baseline = load_report_dir(args.baseline) if args.baseline else None
-    if baseline:
-        check_baseline_matches(baseline, meta)
     bounds = load_thresholds(args.thresholds) if args.thresholds else []
+    available_snrs = sorted({snr for snrs in meta["task_snrs"].values() for snr in snrs}, key=sort_key)
+    check_gates_config(bounds, baseline, available_snrs, meta, sharded=False)
     clip_ids = {row["item"] for rep in reports for _, rows in rep.case_rows() for row in rows}
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
@@ -64,9 +65,6 @@ def run(args: argparse.Namespace) -> int:
         resamples=args.bootstrap or boot.get("resamples", 1000),
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
-    for title, table in tables.terminal_tables(summary.records, ci=args.ci):
-        print(f"{title}\n{table}\n")
-    for gate in summary.gates:
-        print(f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.message}")
+    print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates), end="")
     print(f"report: {args.out.resolve()}")
     return 0 if all(g.passed for g in summary.gates) else 1

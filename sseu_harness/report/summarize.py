@@ -26,12 +26,13 @@ from sseu_harness.results.bootstrap import CaseClips, draw
 from sseu_harness.results.gates import (
     Comparison,
     GateResult,
+    HearingCheck,
     average_bounds,
+    case_bound_results,
     judge,
     pair,
     regression_result,
 )
-from sseu_harness.results.hearing import HearingCheck
 from sseu_harness.results.intervals import INTERVAL_METHOD, attach_intervals
 from sseu_harness.results.records import with_averages
 from sseu_harness.results.thresholds import Bound
@@ -92,7 +93,7 @@ def write_report(
     hearing: bool = True,
 ) -> tuple[list[dict], list[GateResult], list[Comparison]]:
     """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere);
-    `hearing` runs the hearing gate (`hearing.py`) on the rows."""
+    `hearing` runs the hearing gate (`gates.HearingCheck`) on the rows."""
     records = with_averages(case_records, meta["task_snrs"])
     by_case = {r["case"]: r for r in records if "case" in r}
     draws = draw(list(clip_ids), resamples, seed)
@@ -125,8 +126,7 @@ def write_report(
         attach_intervals(records, replicates, draws, smallest)
         results = []
         if case_bounds:
-            results += [GateResult(f"bound::{r['case']}", False, b.breach(r)) for b in bounds if not b.on_average
-                        for r in by_case.values() if b.matches(r) and b.breach(r)]
+            results += case_bound_results(list(bounds), list(by_case.values()))
         results += average_bounds(list(bounds), records, selected)
         comparisons = judge(paired, margin) if baseline else []
         if baseline:

@@ -8,9 +8,14 @@ terminal is split into column blocks that each repeat the system column.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable, Iterable
+
 from tabulate import tabulate
 
 from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, sort_key
+
+if TYPE_CHECKING:
+    from sseu_harness.results.gates import GateResult
 
 
 def cell(record: dict | None) -> str:
@@ -135,3 +140,19 @@ def terminal_tables(records: list[dict], ci: bool = False, width: int = TERMINAL
     """Table 1 and Table 2 as a terminal shows them: no line wider than `width`."""
     second = table2(records, "simple", width, ci)
     return table1(records, "simple", width, ci) + ([second] if second else [])
+
+
+def terminal_block(records: list[dict], ci: bool = False, gates: Iterable["GateResult"] = (), *,
+                   spaced: bool = False, paint: Callable[[str, bool], str] | None = None) -> str:
+    """The whole terminal block as text, the one rendering the plugin, `show` and `merge` print:
+    each title with its table, then one line per gate.
+
+    `spaced`: a blank line before every paragraph, gates included (the plugin's layout under pytest's
+    section header); otherwise one after each table. `paint(text, passed)` colours a gate line.
+    """
+    paint = paint or (lambda text, passed: text)
+    paragraphs = [f"{title}\n{table}" for title, table in terminal_tables(records, ci=ci)]
+    lines = [(f"gate {g.name}: {'passed' if g.passed else 'FAILED'}: {g.message}", g.passed) for g in gates]
+    if spaced:
+        return "".join(f"\n{p}\n" for p in paragraphs) + "".join(paint(f"\n{line}", ok) + "\n" for line, ok in lines)
+    return "".join(f"{p}\n\n" for p in paragraphs) + "".join(paint(line, ok) + "\n" for line, ok in lines)

@@ -90,17 +90,3 @@ def with_averages(records: Iterable[dict], task_snrs: dict[str, list[str]]) -> l
 
 def _order(rec: dict) -> tuple:
     return (rec["model"], TASKS.index(rec["task"]), MODES.index(rec["mode"]), sort_key(rec["snr"]))
-
-
-def failure_breach(record: dict, max_error_rate: float, max_parse_failure_rate: float) -> str | None:
-    """Why a case fails on its failed clips, or None: failed model calls and unparsable answers are gated apart."""
-    clips = record["n"] * record["runs"]
-    errors, failures = record.get("errors", 0), record["parse_failures"]
-    if clips and errors / clips > max_error_rate:
-        quoted = "; ".join(record.get("first_errors", []))
-        return (f"{errors} of {clips} model calls failed ({errors / clips:.1%} > {max_error_rate:.1%}, "
-                f"--sseu-max-error-rate); first errors: {quoted}")
-    if clips and failures / clips > max_parse_failure_rate:
-        return (f"{failures} of {clips} answers could not be parsed ({failures / clips:.1%} > "
-                f"{max_parse_failure_rate:.1%}, --sseu-max-parse-failure-rate); see predictions.jsonl")
-    return None

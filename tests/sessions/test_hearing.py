@@ -12,7 +12,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from sseu_harness.cli import main as cli
-from sseu_harness.results.hearing import MIN_CLIPS, HearingCheck
+from sseu_harness.results.gates import HEARING_MIN_CLIPS as MIN_CLIPS, HearingCheck
 
 from tests.helpers.session_runner import DEMO_ITEMS, run_pytest, summary
 
