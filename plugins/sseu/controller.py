@@ -18,7 +18,7 @@ import pytest
 from sseu_harness.errors import ConfigError
 from sseu_harness.results.gates import GateResult, check_gates_config
 from sseu_harness.report.history import resolve_baseline
-from sseu_harness.results.records import with_averages
+from sseu_harness.results.records import Record, with_averages
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
 from sseu_harness.results.thresholds import Bound, load_thresholds
@@ -43,7 +43,7 @@ class Gates:
 
 @dataclass
 class Outcome:
-    records: list[dict]
+    records: list[Record]
     missing: list[str]
     gates: list[GateResult]
     report_error: str | None = None
@@ -57,7 +57,7 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
     case_records = list(ledger.records.values())
     if not (ledger.records or ledger.expected):
         return Outcome([], missing, [])
-    clip_ids = {item.id for record in case_records for item in bench.items_at(record["snr"])}
+    clip_ids = {item.id for record in case_records for item in bench.items_at(record.snr)}
     meta = {**bench.meta(), "shard": f"{shard[0]}/{shard[1]}" if shard else None}
     try:
         summary = summarize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 
 import pytest
 
@@ -53,10 +54,11 @@ class BenchCase(pytest.Item):
         bench.plan([item.case for item in upcoming(self) if isinstance(item, BenchCase)])
         record, rows = bench.run_case(self.case, _progress_printer(self.config, self.case.id))
         prediction_sink(self.config).write(self.case.id, rows)
-        record["worker"] = getattr(self.config, "workerinput", {}).get("workerid", "main")
-        self.user_properties.append(("sseu_record", json.dumps(record)))
+        record = replace(record, worker=getattr(self.config, "workerinput", {}).get("workerid", "main"))
+        data = record.to_json()
+        self.user_properties.append(("sseu_record", json.dumps(data)))
         # plain properties for JUnit XML readers; the record above is what the controller aggregates
-        self.user_properties += [(key, str(record[key])) for key in JUNIT_PROPERTIES]
+        self.user_properties += [(key, str(data[key])) for key in JUNIT_PROPERTIES]
         breaches = case_breaches(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate,
                                  self.config.stash[GATES].bounds)
         if breaches:

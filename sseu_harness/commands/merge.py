@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+from dataclasses import replace
 from pathlib import Path
 
 from sseu_harness.report import tables
@@ -39,17 +40,17 @@ def check_joinable(reports: list[ReportDir]) -> None:
                           f"join reports of one benchmark in one configuration only (first: {first.path})", same_run=True)
     for report in reports:
         for record in report.case_records:
-            if record["case"] in owner:
-                raise ConfigError(f"case {record['case']} is in both {owner[record['case']]} and {report.path}; "
+            if record.case in owner:
+                raise ConfigError(f"case {record.case} is in both {owner[record.case]} and {report.path}; "
                                   "join each shard once")
-            owner[record["case"]] = report.path
+            owner[record.case] = report.path
 
 
 def run(args: argparse.Namespace) -> int:
     reports = [load_report_dir(path) for path in args.reports]
     check_joinable(reports)
     first = reports[0]
-    case_records = [{k: v for k, v in r.items() if k not in ("ci_low", "ci_high")} for rep in reports for r in rep.case_records]
+    case_records = [replace(r, ci_low=None, ci_high=None) for rep in reports for r in rep.case_records]
     models = {name: spec for rep in reports for name, spec in rep.meta.get("models", {}).items()}
     meta = {**first.meta, "models": models, "shard": None, "merged_from": [str(r.path) for r in reports]}
     boot = first.meta.get("bootstrap") or {}
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     clip_ids = {row["item"] for rep in reports for _, rows in rep.case_rows() for row in rows}
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
-        clip_ids, meta, bounds=bounds, selected={(r["model"], r["task"], r["mode"]) for r in case_records},
+        clip_ids, meta, bounds=bounds, selected={(r.model, r.task, r.mode) for r in case_records},
         baseline=baseline, margin=args.margin, case_bounds=True, hearing=not args.no_hearing_check,
         resamples=args.bootstrap or boot.get("resamples", 1000),
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),

@@ -20,6 +20,7 @@ from sseu_harness.errors import ConfigError
 from sseu_harness.report.reader import ReportDir
 from sseu_harness.results.bootstrap import CaseClips, Draws, hierarchical_mean, interval
 from sseu_harness.results.compat import check_same_config
+from sseu_harness.results.records import Record
 from sseu_harness.results.thresholds import AVERAGES, Bound
 from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, parse_snr, tasks_at
 
@@ -37,7 +38,7 @@ class GateResult:
     message: str
 
 
-def case_breaches(record: dict, max_error_rate: float, max_parse_failure_rate: float,
+def case_breaches(record: Record, max_error_rate: float, max_parse_failure_rate: float,
                   bounds: list[Bound]) -> list[str]:
     """Why a case fails (empty when it passes): its failed clips, then each case bound it breaks."""
     breaches = [_failure_breach(record, max_error_rate, max_parse_failure_rate)]
@@ -45,12 +46,12 @@ def case_breaches(record: dict, max_error_rate: float, max_parse_failure_rate: f
     return [b for b in breaches if b]
 
 
-def _failure_breach(record: dict, max_error_rate: float, max_parse_failure_rate: float) -> str | None:
+def _failure_breach(record: Record, max_error_rate: float, max_parse_failure_rate: float) -> str | None:
     """Failed model calls and unparsable answers are gated apart."""
-    clips = record["n"] * record["runs"]
-    errors, failures = record.get("errors", 0), record["parse_failures"]
+    clips = record.n * record.runs
+    errors, failures = record.errors or 0, record.parse_failures
     if clips and errors / clips > max_error_rate:
-        quoted = "; ".join(record.get("first_errors", []))
+        quoted = "; ".join(record.first_errors or [])
         return (f"{errors} of {clips} model calls failed ({errors / clips:.1%} > {max_error_rate:.1%}, "
                 f"--sseu-max-error-rate); first errors: {quoted}")
     if clips and failures / clips > max_parse_failure_rate:
@@ -69,34 +70,34 @@ def covers(bound: Bound, model: str, task: str, snr: str, mode: str) -> bool:
     )
 
 
-def matches(bound: Bound, record: dict) -> bool:
-    return covers(bound, record["model"], record["task"], record["snr"], record["mode"])
+def matches(bound: Bound, record: Record) -> bool:
+    return covers(bound, *record.slice)
 
 
-def bound_breach(bound: Bound, record: dict) -> str | None:
+def bound_breach(bound: Bound, record: Record) -> str | None:
     """The failure message when the record's value is on the wrong side of the limit."""
-    value = record["value"]
+    value = record.value
     lower = bound.metric in LOWER_IS_BETTER
     if (value > bound.limit) if lower else (value < bound.limit):
         op = "<=" if lower else ">="
-        case = f"{record['model']}-{record['task']}-{record['snr']}-{record['mode']}"
+        case = "-".join(record.slice)
         return f"{case}: {bound.metric} = {value:.2f}, bound {op} {bound.limit:g} ({bound.where})"
     return None
 
 
-def case_bound_results(bounds: list[Bound], case_records: list[dict]) -> list[GateResult]:
+def case_bound_results(bounds: list[Bound], case_records: list[Record]) -> list[GateResult]:
     """Breaches of bounds on single cases as gate entries (`merge`: the cases ran elsewhere)."""
-    return [GateResult(f"bound::{r['case']}", False, bound_breach(b, r)) for b in bounds if not b.on_average
+    return [GateResult(f"bound::{r.case}", False, bound_breach(b, r)) for b in bounds if not b.on_average
             for r in case_records if matches(b, r) and bound_breach(b, r)]
 
 
-def average_bounds(bounds: list[Bound], records: list[dict], selected: set[tuple[str, str, str]]) -> list[GateResult]:
+def average_bounds(bounds: list[Bound], records: list[Record], selected: set[tuple[str, str, str]]) -> list[GateResult]:
     """Check each bound on avg / avg_mixed for every selected (model, task, mode) it covers.
 
     An average the selection left incomplete (``-k``, ``--sseu-snrs``, a shard)
     is refused, not skipped: the bound cannot be judged on part of its SNRs.
     """
-    averages = {(r["model"], r["task"], r["snr"], r["mode"]): r for r in records if "case" not in r}
+    averages = {r.slice: r for r in records if r.is_average}
     results = []
     for bound in (b for b in bounds if b.on_average):
         for model, task, mode in sorted(selected):
@@ -111,7 +112,7 @@ def average_bounds(bounds: list[Bound], records: list[dict], selected: set[tuple
                     "apply the bound when merging the shards")))
                 continue
             breach = bound_breach(bound, record)
-            results.append(GateResult(name, breach is None, breach or f"{record['value']:.2f} within the bound ({bound.where})"))
+            results.append(GateResult(name, breach is None, breach or f"{record.value:.2f} within the bound ({bound.where})"))
     return results
 
 
@@ -270,7 +271,7 @@ class HearingCheck:
         distinct = max((len(set(answers)) for answers in runs.values() if len(answers) >= HEARING_MIN_CLIPS), default=0)
         self.cases[case] = CaseAnswers(model, clips, distinct)
 
-    def result(self, records: list[dict]) -> tuple[GateResult, dict] | None:
+    def result(self, records: list[Record]) -> tuple[GateResult, dict] | None:
         """(gate, figures), or None when no listening model has a case in this report."""
         models = sorted({c.model for c in self.cases.values()})
         if not models:
@@ -283,8 +284,8 @@ class HearingCheck:
             checked = [c for c in cases.values() if c.checked]
             single = [c for c in checked if c.distinct == 1]
             deaf = bool(checked) and len(single) == len(checked)
-            wer = {r["mode"]: r["value"] for r in records
-                   if "case" in r and r["model"] == model and r["task"] == "ASR" and r["snr"] == "snr_pinf"}
+            wer = {r.mode: r.value for r in records
+                   if not r.is_average and r.model == model and r.task == "ASR" and r.snr == "snr_pinf"}
             figures["models"][model] = {
                 "cases": {case: {"clips": c.clips, "distinct_answers": c.distinct} for case, c in cases.items()},
                 "cases_checked": len(checked), "single_answer_cases": len(single), "passed": not deaf,
