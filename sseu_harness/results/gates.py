@@ -28,7 +28,7 @@ ALPHA = 0.05  # family-wise error rate of the regression gate
 HEARING = "hearing"  # the hearing gate's name
 HEARING_MIN_CLIPS = 5  # a case with fewer answered clips says too little
 HEARING_WER_WARNING = 95.0  # percent, ASR at snr_pinf
-CLASS_SCORES_PLACEHOLDER = "<class scores>"  # the raw answer of a class-score row (evaluation.py)
+CLASS_SCORES_PLACEHOLDER = "<class scores>"  # the raw answer of a class-score row (scoring/slices.py)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def case_breaches(record: Record, max_error_rate: float, max_parse_failure_rate:
                   bounds: list[Bound]) -> list[str]:
     """Why a case fails (empty when it passes): its failed clips, then each case bound it breaks."""
     breaches = [_failure_breach(record, max_error_rate, max_parse_failure_rate)]
-    breaches += [bound_breach(bound, record) for bound in bounds if matches(bound, record)]
+    breaches += [_bound_breach(bound, record) for bound in bounds if _matches(bound, record)]
     return [b for b in breaches if b]
 
 
@@ -60,7 +60,7 @@ def _failure_breach(record: Record, max_error_rate: float, max_parse_failure_rat
     return None
 
 
-def covers(bound: Bound, model: str, task: str, snr: str, mode: str) -> bool:
+def _covers(bound: Bound, model: str, task: str, snr: str, mode: str) -> bool:
     """Whether the bound applies to this figure; a bound without ``snr`` covers every case SNR, no average."""
     return (
         task == bound.task
@@ -70,11 +70,11 @@ def covers(bound: Bound, model: str, task: str, snr: str, mode: str) -> bool:
     )
 
 
-def matches(bound: Bound, record: Record) -> bool:
-    return covers(bound, *record.slice)
+def _matches(bound: Bound, record: Record) -> bool:
+    return _covers(bound, *record.slice)
 
 
-def bound_breach(bound: Bound, record: Record) -> str | None:
+def _bound_breach(bound: Bound, record: Record) -> str | None:
     """The failure message when the record's value is on the wrong side of the limit."""
     value = record.value
     lower = bound.metric in LOWER_IS_BETTER
@@ -87,8 +87,8 @@ def bound_breach(bound: Bound, record: Record) -> str | None:
 
 def case_bound_results(bounds: list[Bound], case_records: list[Record]) -> list[GateResult]:
     """Breaches of bounds on single cases as gate entries (`merge`: the cases ran elsewhere)."""
-    return [GateResult(f"bound::{r.case}", False, bound_breach(b, r)) for b in bounds if not b.on_average
-            for r in case_records if matches(b, r) and bound_breach(b, r)]
+    return [GateResult(f"bound::{r.case}", False, _bound_breach(b, r)) for b in bounds if not b.on_average
+            for r in case_records if _matches(b, r) and _bound_breach(b, r)]
 
 
 def average_bounds(bounds: list[Bound], records: list[Record], selected: set[tuple[str, str, str]]) -> list[GateResult]:
@@ -101,7 +101,7 @@ def average_bounds(bounds: list[Bound], records: list[Record], selected: set[tup
     results = []
     for bound in (b for b in bounds if b.on_average):
         for model, task, mode in sorted(selected):
-            if not covers(bound, model, task, bound.snr, mode):
+            if not _covers(bound, model, task, bound.snr, mode):
                 continue
             name = f"bound::{model}-{task}-{bound.snr}-{mode}"
             record = averages.get((model, task, bound.snr, mode))
@@ -111,7 +111,7 @@ def average_bounds(bounds: list[Bound], records: list[Record], selected: set[tup
                     f"at {bound.where} cannot be judged; run all of its SNRs (no -k, --sseu-snrs or shard), or "
                     "apply the bound when merging the shards")))
                 continue
-            breach = bound_breach(bound, record)
+            breach = _bound_breach(bound, record)
             results.append(GateResult(name, breach is None, breach or f"{record.value:.2f} within the bound ({bound.where})"))
     return results
 
@@ -130,10 +130,10 @@ def check_gates_config(bounds: list[Bound], baseline: ReportDir | None, availabl
             if bound.task not in tasks_at(parse_snr(bound.snr)):
                 raise ConfigError(f"{bound.where}: {bound.task} has no case at {bound.snr}")
     if baseline is not None:
-        check_baseline_matches(baseline, meta)
+        _check_baseline_matches(baseline, meta)
 
 
-def check_baseline_matches(baseline: ReportDir, meta: dict) -> None:
+def _check_baseline_matches(baseline: ReportDir, meta: dict) -> None:
     """Refuse a baseline scored under another configuration (see `compat`): its deltas would mean nothing."""
     check_same_config(meta, baseline.meta, f"baseline {baseline.path}",
                       "compare runs of the same data, mixing and scoring, or make a new baseline")

@@ -88,6 +88,7 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict) -> "Record":
+        """A record from its JSON form (transport or summary.json); keys this harness does not know are dropped."""
         known = {k: v for k, v in data.items() if k in _FIELD_NAMES}
         if known.get("over") is not None:
             known["over"] = tuple(known["over"])
