@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.results.gates import GateResult, check_baseline_matches
+from sseu_harness.results.gates import GateResult, check_gates_config
 from sseu_harness.report.history import resolve_baseline
-from sseu_harness.results.records import with_averages
+from sseu_harness.results.records import Record, with_averages
 from sseu_harness.report.reader import ReportDir, load_report_dir
-from sseu_harness.spec.snr import parse_snr, tasks_at
 from sseu_harness.report.summarize import summarize
 from sseu_harness.results.thresholds import Bound, load_thresholds
 
@@ -39,12 +38,12 @@ class Gates:
     margin: float = 1.0
     resamples: int = 1000
     seed: int = 0
-    hearing: bool = True  # the hearing gate (sseu_harness/results/hearing.py)
+    hearing: bool = True  # the hearing gate (sseu_harness/results/gates.py)
 
 
 @dataclass
 class Outcome:
-    records: list[dict]
+    records: list[Record]
     missing: list[str]
     gates: list[GateResult]
     report_error: str | None = None
@@ -58,7 +57,7 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
     case_records = list(ledger.records.values())
     if not (ledger.records or ledger.expected):
         return Outcome([], missing, [])
-    clip_ids = {item.id for record in case_records for item in bench.items_at(record["snr"])}
+    clip_ids = {item.id for record in case_records for item in bench.items_at(record.snr)}
     meta = {**bench.meta(), "shard": f"{shard[0]}/{shard[1]}" if shard else None}
     try:
         summary = summarize(
@@ -81,22 +80,6 @@ def complete(ledger: Ledger) -> bool:
     delivered its record (a model whose weights are missing delivers none)."""
     return bool(ledger.records) and all(
         nodeid in ledger.records for nodeid in ledger.expected if ledger.outcomes.get(nodeid) != "skipped")
-
-
-def check_gates_config(gates: Gates, bench, sharded: bool) -> None:
-    """Refuse, before any case runs, gates that cannot be judged on this session."""
-    for bound in gates.bounds:
-        if bound.on_average and sharded:
-            raise ConfigError(f"{bound.where}: a bound on {bound.snr} cannot be judged on one shard; "
-                              "apply it with `sseu merge --thresholds` on the joined reports")
-        if bound.snr and not bound.on_average:
-            if bound.snr not in bench.available_snrs:
-                raise ConfigError(f"{bound.where}: {bound.snr} is not an SNR of this data set "
-                                  f"({', '.join(bench.available_snrs)})")
-            if bound.task not in tasks_at(parse_snr(bound.snr)):
-                raise ConfigError(f"{bound.where}: {bound.task} has no case at {bound.snr}")
-    if gates.baseline is not None:
-        check_baseline_matches(gates.baseline, bench.meta())
 
 
 def _selected_slices(config: pytest.Config, expected: set[str]) -> set[tuple[str, str, str]]:
@@ -140,5 +123,5 @@ def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
     )
     if gates.resamples < 1:
         raise ConfigError(f"--sseu-bootstrap must be at least 1, got {gates.resamples}")
-    check_gates_config(gates, bench, sharded)
+    check_gates_config(gates.bounds, gates.baseline, bench.available_snrs, bench.meta(), sharded)
     return gates

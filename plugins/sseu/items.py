@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 
 import pytest
 
 from sseu_harness.spec.cases import Case
 from sseu_harness.errors import SSEUError
-from sseu_harness.results.records import failure_breach
+from sseu_harness.results.gates import case_breaches
 
 from .state import GATES, bench_of, cases_of, prediction_sink
 
@@ -53,13 +54,13 @@ class BenchCase(pytest.Item):
         bench.plan([item.case for item in upcoming(self) if isinstance(item, BenchCase)])
         record, rows = bench.run_case(self.case, _progress_printer(self.config, self.case.id))
         prediction_sink(self.config).write(self.case.id, rows)
-        record["worker"] = getattr(self.config, "workerinput", {}).get("workerid", "main")
-        self.user_properties.append(("sseu_record", json.dumps(record)))
+        record = replace(record, worker=getattr(self.config, "workerinput", {}).get("workerid", "main"))
+        data = record.to_json()
+        self.user_properties.append(("sseu_record", json.dumps(data)))
         # plain properties for JUnit XML readers; the record above is what the controller aggregates
-        self.user_properties += [(key, str(record[key])) for key in JUNIT_PROPERTIES]
-        breaches = [failure_breach(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate)]
-        breaches += [bound.breach(record) for bound in self.config.stash[GATES].bounds if bound.matches(record)]
-        breaches = [b for b in breaches if b]
+        self.user_properties += [(key, str(data[key])) for key in JUNIT_PROPERTIES]
+        breaches = case_breaches(record, bench.config.max_error_rate, bench.config.max_parse_failure_rate,
+                                 self.config.stash[GATES].bounds)
         if breaches:
             pytest.fail(f"{self.case.id}: " + "\n".join(breaches), pytrace=False)
 

@@ -125,12 +125,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     outcome = config.stash[OUTCOME]
     tr.section("SSEU-Bench")
-    for title, table in tables.terminal_tables(outcome.records, ci=config.getoption("sseu_ci")):
-        tr.write_line(f"\n{title}")
-        tr.write_line(table)
-    for gate in outcome.gates:
-        tr.write_line(f"\ngate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.message}",
-                      red=not gate.passed, green=gate.passed)
+    tr.ensure_newline()
+    tr.write(tables.terminal_block(outcome.records, ci=config.getoption("sseu_ci"), gates=outcome.gates, spaced=True,
+                                   paint=lambda text, passed: tr._tw.markup(text, red=not passed, green=passed)))
     if outcome.report_error:
         tr.write_line(f"\nERROR: {outcome.report_error}", red=True, bold=True)
     elif outcome.run is not None and outcome.promoted:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
+from sseu_harness.results.records import Record
+
 if TYPE_CHECKING:
     from sseu_harness.run.session import Bench
     from sseu_harness.spec.cases import Case
@@ -57,7 +59,7 @@ class Ledger:
     partial_dir: Path
     expected: set[str] = field(default_factory=set)
     outcomes: dict[str, str] = field(default_factory=dict)
-    records: dict[str, dict] = field(default_factory=dict)
+    records: dict[str, Record] = field(default_factory=dict)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not report.nodeid.startswith("sseu::"):
@@ -67,7 +69,7 @@ class Ledger:
         if report.when == "call":
             for name, value in report.user_properties:
                 if name == "sseu_record":
-                    self.records[report.nodeid] = json.loads(value)
+                    self.records[report.nodeid] = Record.from_json(json.loads(value))
 
     def missing(self) -> list[str]:
         """Cases that were expected to deliver a record and did not: passed without one, or never reported."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import heapq
+from dataclasses import replace
 from pathlib import Path
 
 from sseu_harness.report import tables
 from sseu_harness.results.compat import check_same_config
 from sseu_harness.errors import ConfigError
-from sseu_harness.results.gates import check_baseline_matches
+from sseu_harness.results.gates import check_gates_config
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
 from sseu_harness.results.thresholds import load_thresholds
+from sseu_harness.spec.snr import sort_key
 
 HELP = "join report dirs (e.g. of --sseu-shard runs) into one report and apply the gates"
 
@@ -38,35 +40,32 @@ def check_joinable(reports: list[ReportDir]) -> None:
                           f"join reports of one benchmark in one configuration only (first: {first.path})", same_run=True)
     for report in reports:
         for record in report.case_records:
-            if record["case"] in owner:
-                raise ConfigError(f"case {record['case']} is in both {owner[record['case']]} and {report.path}; "
+            if record.case in owner:
+                raise ConfigError(f"case {record.case} is in both {owner[record.case]} and {report.path}; "
                                   "join each shard once")
-            owner[record["case"]] = report.path
+            owner[record.case] = report.path
 
 
 def run(args: argparse.Namespace) -> int:
     reports = [load_report_dir(path) for path in args.reports]
     check_joinable(reports)
     first = reports[0]
-    case_records = [{k: v for k, v in r.items() if k not in ("ci_low", "ci_high")} for rep in reports for r in rep.case_records]
+    case_records = [replace(r, ci_low=None, ci_high=None) for rep in reports for r in rep.case_records]
     models = {name: spec for rep in reports for name, spec in rep.meta.get("models", {}).items()}
     meta = {**first.meta, "models": models, "shard": None, "merged_from": [str(r.path) for r in reports]}
     boot = first.meta.get("bootstrap") or {}
     baseline = load_report_dir(args.baseline) if args.baseline else None
-    if baseline:
-        check_baseline_matches(baseline, meta)
     bounds = load_thresholds(args.thresholds) if args.thresholds else []
+    available_snrs = sorted({snr for snrs in meta["task_snrs"].values() for snr in snrs}, key=sort_key)
+    check_gates_config(bounds, baseline, available_snrs, meta, sharded=False)
     clip_ids = {row["item"] for rep in reports for _, rows in rep.case_rows() for row in rows}
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
-        clip_ids, meta, bounds=bounds, selected={(r["model"], r["task"], r["mode"]) for r in case_records},
+        clip_ids, meta, bounds=bounds, selected={(r.model, r.task, r.mode) for r in case_records},
         baseline=baseline, margin=args.margin, case_bounds=True, hearing=not args.no_hearing_check,
         resamples=args.bootstrap or boot.get("resamples", 1000),
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
-    for title, table in tables.terminal_tables(summary.records, ci=args.ci):
-        print(f"{title}\n{table}\n")
-    for gate in summary.gates:
-        print(f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.message}")
+    print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates), end="")
     print(f"report: {args.out.resolve()}")
     return 0 if all(g.passed for g in summary.gates) else 1

@@ -17,7 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    records = load_report_dir(args.report_dir).summary["records"]
-    for title, table in tables.terminal_tables(records, ci=args.ci):
-        print(f"{title}\n{table}\n")
+    records = load_report_dir(args.report_dir).records
+    print(tables.terminal_block(records, ci=args.ci), end="")
     return 0

@@ -15,6 +15,7 @@ from typing import Iterable
 
 from sseu_harness.report import tables
 from sseu_harness.report.drilldown import CaseDrill, Clip
+from sseu_harness.results.records import Record
 from sseu_harness.spec.snr import sort_key
 
 AVERAGES = ("avg", "avg_mixed")
@@ -101,33 +102,33 @@ def _head(columns: Iterable[str]) -> str:
     return "<thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr></thead>"
 
 
-def _records_table(records: list[dict]) -> str:
+def _records_table(records: list[Record]) -> str:
     columns = ["model", "task", "snr", "mode", "metric", "value", "std", "ci low", "ci high", "runs", "n",
                "parse failures", "refusals", "errors"]
     body = []
     for r in records:
-        snr_order = _snr_order(r["snr"])
+        snr_order = _snr_order(r.snr)
         body.append(
-            f"<tr data-row{_attrs(model=r['model'], task=r['task'], snr=r['snr'], mode=r['mode'])}>"
-            + _text(r["model"]) + _text(r["task"])
-            + f'<td data-sort="{escape(str(snr_order))}" data-text="">{escape(r["snr"])}</td>'
-            + _text(r["mode"]) + _text(r["metric"]) + _num(r["value"]) + _num(r.get("std"))
-            + _num(r.get("ci_low")) + _num(r.get("ci_high")) + _num(r["runs"], 0) + _num(r["n"], 0)
-            + _num(r.get("parse_failures", 0), 0) + _num(r.get("refusals", 0), 0) + _num(r.get("errors", 0), 0)
+            f"<tr data-row{_attrs(model=r.model, task=r.task, snr=r.snr, mode=r.mode)}>"
+            + _text(r.model) + _text(r.task)
+            + f'<td data-sort="{escape(str(snr_order))}" data-text="">{escape(r.snr)}</td>'
+            + _text(r.mode) + _text(r.metric) + _num(r.value) + _num(r.std)
+            + _num(r.ci_low) + _num(r.ci_high) + _num(r.runs, 0) + _num(r.n, 0)
+            + _num(r.parse_failures, 0) + _num(r.refusals or 0, 0) + _num(r.errors or 0, 0)
             + "</tr>"
         )
     return (f'<p><span data-count="records"></span> of {len(records)} records shown.</p>'
             f'<table id="records" class="sortable">{_head(columns)}<tbody>{"".join(body)}</tbody></table>')
 
 
-def _paper_tables(records: list[dict]) -> str:
+def _paper_tables(records: list[Record]) -> str:
     """Table 1 per task and mode, Table 2: as in summary.md, each row filterable by its model."""
     parts = []
-    index = {(r["model"], r["task"], r["snr"], r["mode"]): r for r in records}
-    models = list(dict.fromkeys(r["model"] for r in records))
+    index = {(r.model, r.task, r.snr, r.mode): r for r in records}
+    models = list(dict.fromkeys(r.model for r in records))
     for task, mode, title in _table1_slices(records):
-        snrs = sorted({r["snr"] for r in records if r["task"] == task and r["mode"] == mode
-                       and r["snr"].startswith("snr_")}, key=sort_key) + ["avg"]
+        snrs = sorted({r.snr for r in records if r.task == task and r.mode == mode
+                       and r.snr.startswith("snr_")}, key=sort_key) + ["avg"]
         rows = "".join(
             f"<tr data-row{_attrs(model=m, task=task, mode=mode)}><td>{escape(m)}</td>"
             + "".join(f'<td class="num">{escape(tables.cell(index.get((m, task, s, mode))))}</td>' for s in snrs)
@@ -147,7 +148,7 @@ def _paper_tables(records: list[dict]) -> str:
     return "".join(parts)
 
 
-def _table1_slices(records: list[dict]) -> list[tuple[str, str, str]]:
+def _table1_slices(records: list[Record]) -> list[tuple[str, str, str]]:
     titles = [title for title, _ in tables.table1(records)]
     slices = []
     for title in titles:
@@ -178,14 +179,14 @@ def _clip_row(drill: CaseDrill, clip: Clip, where: dict) -> str:
             + f'<td data-sort="{clip.badness!r}">{escape(measure)}</td></tr>')
 
 
-def _drilldown(drills: list[CaseDrill], records: list[dict]) -> str:
-    by_case = {r["case"]: r for r in records if "case" in r}
+def _drilldown(drills: list[CaseDrill], records: list[Record]) -> str:
+    by_case = {r.case: r for r in records if not r.is_average}
     parts = []
     for drill in drills:
         record = by_case.get(drill.case)
         if record is None or not drill.clips:
             continue
-        where = {k: record[k] for k in FILTERS}
+        where = {k: getattr(record, k) for k in FILTERS}
         counts = ", ".join(f"{n} {kind}" for kind, n in drill.counts.items() if n)
         body = "".join(_clip_row(drill, clip, where) for clip in drill.clips)
         parts.append(
@@ -198,10 +199,10 @@ def _drilldown(drills: list[CaseDrill], records: list[dict]) -> str:
     return "".join(parts)
 
 
-def _filters(records: list[dict]) -> str:
+def _filters(records: list[Record]) -> str:
     parts = []
     for key in FILTERS:
-        values = list(dict.fromkeys(r[key] for r in records))
+        values = list(dict.fromkeys(getattr(r, key) for r in records))
         if key == "snr":
             values.sort(key=_snr_order)
         options = '<option value="">all</option>' + "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)

@@ -16,12 +16,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sseu_harness.results.records import Record  # noqa: E402
 from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, parse_snr, sort_key  # noqa: E402
 
 DEFAULT_STEP_DB = 5.0  # the paper's grid step: where +-inf go when fewer than two finite SNRs are plotted
 
 
-def plot_files(records: list[dict]) -> dict[str, bytes]:
+def plot_files(records: list[Record]) -> dict[str, bytes]:
     """PNG files by name; a figure without data is left out."""
     files = {}
     for task in TASKS:
@@ -59,25 +60,25 @@ def snr_tick(label: str) -> str:
     return "+∞" if db == math.inf else "−∞" if db == -math.inf else f"{db:g}"
 
 
-def against_snr_figure(records: list[dict], task: str):
+def against_snr_figure(records: list[Record], task: str):
     """The task's metric against SNR in dB, one line per model and mode, with the intervals; None without data."""
-    rows = [r for r in records if r["task"] == task and "case" in r]
+    rows = [r for r in records if r.task == task and not r.is_average]
     if not rows:
         return None
-    snrs = sorted({r["snr"] for r in rows}, key=sort_key)
+    snrs = sorted({r.snr for r in rows}, key=sort_key)
     x = snr_positions(snrs)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for model in dict.fromkeys(r["model"] for r in rows):
+    for model in dict.fromkeys(r.model for r in rows):
         for mode in MODES:
-            line = {r["snr"]: r for r in rows if r["model"] == model and r["mode"] == mode}
+            line = {r.snr: r for r in rows if r.model == model and r.mode == mode}
             if not line:
                 continue
             points = [line[snr] for snr in snrs if snr in line]
-            ys = [p["value"] for p in points]
+            ys = [p.value for p in points]
             # the interval holds the point (intervals.py); max(0, ...) only guards records of older reports
-            low = [max(0.0, p["value"] - p.get("ci_low", p["value"])) for p in points]
-            high = [max(0.0, p.get("ci_high", p["value"]) - p["value"]) for p in points]
-            ax.errorbar([x[p["snr"]] for p in points], ys, yerr=[low, high], marker="o", capsize=3,
+            low = [max(0.0, p.value - (p.value if p.ci_low is None else p.ci_low)) for p in points]
+            high = [max(0.0, (p.value if p.ci_high is None else p.ci_high) - p.value) for p in points]
+            ax.errorbar([x[p.snr] for p in points], ys, yerr=[low, high], marker="o", capsize=3,
                         label=f"{model} · {mode}")
     metric = METRIC_OF_TASK[task]
     ax.set_xticks([x[snr] for snr in snrs], [snr_tick(snr) for snr in snrs])
@@ -90,23 +91,23 @@ def against_snr_figure(records: list[dict], task: str):
     return fig
 
 
-def _against_snr(records: list[dict], task: str) -> bytes | None:
+def _against_snr(records: list[Record], task: str) -> bytes | None:
     fig = against_snr_figure(records, task)
     return _save(fig) if fig is not None else None
 
 
-def _modes(records: list[dict]) -> bytes | None:
-    rows = [r for r in records if r["snr"] == "avg_mixed"]
+def _modes(records: list[Record]) -> bytes | None:
+    rows = [r for r in records if r.snr == "avg_mixed"]
     if not rows:
         return None
-    models = list(dict.fromkeys(r["model"] for r in rows))
+    models = list(dict.fromkeys(r.model for r in rows))
     fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 3.6))
     for ax, task in zip(axes, TASKS):
         width = 0.8 / len(MODES)
         for m, mode in enumerate(MODES):
-            got = {r["model"]: r for r in rows if r["task"] == task and r["mode"] == mode}
+            got = {r.model: r for r in rows if r.task == task and r.mode == mode}
             xs = [k + m * width for k, model in enumerate(models) if model in got]
-            ys = [got[model]["value"] for model in models if model in got]
+            ys = [got[model].value for model in models if model in got]
             ax.bar(xs, ys, width=width, label=mode)
         ax.set_xticks([k + 0.4 - width / 2 for k in range(len(models))], models, rotation=20, fontsize=8)
         ax.set_title(f"{task} {METRIC_OF_TASK[task]} (avg 10..-10 dB)")

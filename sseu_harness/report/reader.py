@@ -10,6 +10,7 @@ from typing import Iterator
 
 from sseu_harness.errors import ConfigError
 from sseu_harness.report.writer import SUMMARY_SCHEMA
+from sseu_harness.results.records import Record
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,12 @@ class ReportDir:
         return self.summary["meta"]
 
     @property
-    def case_records(self) -> list[dict]:
-        return [r for r in self.summary["records"] if "case" in r]
+    def records(self) -> list[Record]:
+        return [Record.from_json(r) for r in self.summary["records"]]
+
+    @property
+    def case_records(self) -> list[Record]:
+        return [r for r in self.records if not r.is_average]
 
     def rows_by_case(self) -> dict[str, list[dict]]:
         """predictions.jsonl grouped by case id, in memory (a baseline's, for paired comparisons)."""

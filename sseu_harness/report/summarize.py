@@ -26,21 +26,22 @@ from sseu_harness.results.bootstrap import CaseClips, draw
 from sseu_harness.results.gates import (
     Comparison,
     GateResult,
+    HearingCheck,
     average_bounds,
+    case_bound_results,
     judge,
     pair,
     regression_result,
 )
-from sseu_harness.results.hearing import HearingCheck
 from sseu_harness.results.intervals import INTERVAL_METHOD, attach_intervals
-from sseu_harness.results.records import with_averages
+from sseu_harness.results.records import Record, with_averages
 from sseu_harness.results.thresholds import Bound
 from sseu_harness.spec.taxonomy import load_taxonomy
 
 
 @dataclass
 class Summary:
-    records: list[dict]
+    records: list[Record]
     gates: list[GateResult]
     comparisons: list[Comparison]
     run: Path  # the run folder this report went to
@@ -49,7 +50,7 @@ class Summary:
 
 def summarize(
     report_dir: Path,
-    case_records: list[dict],
+    case_records: list[Record],
     case_rows: Iterable[tuple[str, list[dict]]],
     clip_ids: Iterable[str],
     meta: dict,
@@ -77,7 +78,7 @@ def summarize(
 
 def write_report(
     folder: Path,
-    case_records: list[dict],
+    case_records: list[Record],
     case_rows: Iterable[tuple[str, list[dict]]],
     clip_ids: Iterable[str],
     meta: dict,
@@ -90,11 +91,11 @@ def write_report(
     seed: int = 0,
     case_bounds: bool = False,
     hearing: bool = True,
-) -> tuple[list[dict], list[GateResult], list[Comparison]]:
+) -> tuple[list[Record], list[GateResult], list[Comparison]]:
     """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere);
-    `hearing` runs the hearing gate (`hearing.py`) on the rows."""
+    `hearing` runs the hearing gate (`gates.HearingCheck`) on the rows."""
     records = with_averages(case_records, meta["task_snrs"])
-    by_case = {r["case"]: r for r in records if "case" in r}
+    by_case = {r.case: r for r in records if not r.is_average}
     draws = draw(list(clip_ids), resamples, seed)
     baseline_rows = baseline.rows_by_case() if baseline else {}
     replicates: dict[str, np.ndarray] = {}
@@ -113,20 +114,19 @@ def write_report(
             record = by_case.get(case)
             if record is None:
                 continue
-            drills.append(drill(case, record["task"], rows, event_ids))
+            drills.append(drill(case, record.task, rows, event_ids))
             if heard is not None:
-                heard.add(case, record["model"], rows)
-            clips = CaseClips.from_rows(record["task"], rows)
+                heard.add(case, record.model, rows)
+            clips = CaseClips.from_rows(record.task, rows)
             replicates[case] = clips.per_run(clips.weights(draws))
             smallest[case] = clips.smallest_class()
             if case in baseline_rows:
-                before = CaseClips.from_rows(record["task"], baseline_rows[case])
+                before = CaseClips.from_rows(record.task, baseline_rows[case])
                 paired.append(pair(case, clips, before, draws))
-        attach_intervals(records, replicates, draws, smallest)
+        records = attach_intervals(records, replicates, draws, smallest)
         results = []
         if case_bounds:
-            results += [GateResult(f"bound::{r['case']}", False, b.breach(r)) for b in bounds if not b.on_average
-                        for r in by_case.values() if b.matches(r) and b.breach(r)]
+            results += case_bound_results(list(bounds), list(by_case.values()))
         results += average_bounds(list(bounds), records, selected)
         comparisons = judge(paired, margin) if baseline else []
         if baseline:

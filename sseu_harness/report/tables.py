@@ -8,33 +8,39 @@ terminal is split into column blocks that each repeat the system column.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable, Iterable
+
 from tabulate import tabulate
 
 from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, sort_key
 
+if TYPE_CHECKING:
+    from sseu_harness.results.gates import GateResult
+    from sseu_harness.results.records import Record
 
-def cell(record: dict | None) -> str:
+
+def cell(record: Record | None) -> str:
     """``mean`` (``± std`` over runs) and ``[low, high]``, the 95% bootstrap interval, when known; ``*`` after it
     marks an interval over a slice too small to trust (``ci_warning``, see `intervals.py`)."""
     if record is None:
         return "-"
-    text = f"{record['value']:.2f}"
-    if record["runs"] > 1:
-        text += f" ± {record['std']:.2f}"
-    if "ci_low" in record:
-        text += f" [{record['ci_low']:.1f}, {record['ci_high']:.1f}]" + ("*" if record.get("ci_warning") else "")
+    text = f"{record.value:.2f}"
+    if record.runs > 1:
+        text += f" ± {record.std:.2f}"
+    if record.ci_low is not None:
+        text += f" [{record.ci_low:.1f}, {record.ci_high:.1f}]" + ("*" if record.ci_warning else "")
     return text
 
 
-def terminal_cell(record: dict | None, ci: bool = False) -> str:
+def terminal_cell(record: Record | None, ci: bool = False) -> str:
     """``mean`` (``± std`` over runs); ``[low, high]`` on a second line when `ci` is asked for."""
     if record is None:
         return "-"
-    text = f"{record['value']:.2f}"
-    if record["runs"] > 1:
-        text += f" ± {record['std']:.2f}"
-    if ci and "ci_low" in record:
-        text += f"\n[{record['ci_low']:.1f}, {record['ci_high']:.1f}]"
+    text = f"{record.value:.2f}"
+    if record.runs > 1:
+        text += f" ± {record.std:.2f}"
+    if ci and record.ci_low is not None:
+        text += f"\n[{record.ci_low:.1f}, {record.ci_high:.1f}]"
     return text
 
 
@@ -69,15 +75,15 @@ def _width(rows, headers, keep, start, end, fmt) -> int:
     return max(len(line) for line in _render(rows, headers, keep, start, end, fmt).splitlines())
 
 
-def _index(records: list[dict]) -> dict[tuple, dict]:
-    return {(r["model"], r["task"], r["snr"], r["mode"]): r for r in records}
+def _index(records: list[Record]) -> dict[tuple, Record]:
+    return {r.slice: r for r in records}
 
 
-def _models(records: list[dict]) -> list[str]:
-    return list(dict.fromkeys(r["model"] for r in records))
+def _models(records: list[Record]) -> list[str]:
+    return list(dict.fromkeys(r.model for r in records))
 
 
-def table1(records: list[dict], fmt: str = "github", width: int | None = None, ci: bool = False) -> list[tuple[str, str]]:
+def table1(records: list[Record], fmt: str = "github", width: int | None = None, ci: bool = False) -> list[tuple[str, str]]:
     """[(title, table)]: rows = systems, columns = the task's SNRs and ``avg``.
 
     Without `width` every figure is in the cell (files); with it, terminal cells (`ci`: and intervals) fit `width`.
@@ -86,7 +92,7 @@ def table1(records: list[dict], fmt: str = "github", width: int | None = None, c
     index, models, out = _index(records), _models(records), []
     for task in TASKS:
         for mode in MODES:
-            snrs = sorted({r["snr"] for r in records if r["task"] == task and r["mode"] == mode and r["snr"].startswith("snr_")}, key=sort_key)
+            snrs = sorted({r.snr for r in records if r.task == task and r.mode == mode and r.snr.startswith("snr_")}, key=sort_key)
             if not snrs:
                 continue
             columns = snrs + ["avg"]
@@ -98,7 +104,7 @@ def table1(records: list[dict], fmt: str = "github", width: int | None = None, c
     return out
 
 
-def table2(records: list[dict], fmt: str = "github", width: int | None = None,
+def table2(records: list[Record], fmt: str = "github", width: int | None = None,
            ci: bool = False) -> tuple[str, str] | None:
     """Independent vs joint vs CoT at ``avg_mixed`` (mean over 10..-10 dB), or None without any."""
     index = _index(records)
@@ -115,8 +121,8 @@ def table2(records: list[dict], fmt: str = "github", width: int | None = None,
     return "Table 2 · avg_mixed (mean over 10, 5, 0, -5, -10 dB)", fit(rows, headers, fmt, width, keep=2)
 
 
-def throughput_table(records: list[dict], fmt: str = "github") -> str:
-    rows = [[r["case"], r["n"] * r["runs"], r["seconds"], r["clips_per_s"]] for r in records if "case" in r]
+def throughput_table(records: list[Record], fmt: str = "github") -> str:
+    rows = [[r.case, r.n * r.runs, r.seconds, r.clips_per_s] for r in records if not r.is_average]
     return tabulate(rows, headers=["case", "clips", "seconds", "clips/s"], tablefmt=fmt, disable_numparse=True)
 
 
@@ -131,7 +137,23 @@ def comparison_table(comparisons: list[dict], fmt: str = "github") -> str:
 TERMINAL_WIDTH = 120
 
 
-def terminal_tables(records: list[dict], ci: bool = False, width: int = TERMINAL_WIDTH) -> list[tuple[str, str]]:
+def terminal_tables(records: list[Record], ci: bool = False, width: int = TERMINAL_WIDTH) -> list[tuple[str, str]]:
     """Table 1 and Table 2 as a terminal shows them: no line wider than `width`."""
     second = table2(records, "simple", width, ci)
     return table1(records, "simple", width, ci) + ([second] if second else [])
+
+
+def terminal_block(records: list[Record], ci: bool = False, gates: Iterable["GateResult"] = (), *,
+                   spaced: bool = False, paint: Callable[[str, bool], str] | None = None) -> str:
+    """The whole terminal block as text, the one rendering the plugin, `show` and `merge` print:
+    each title with its table, then one line per gate.
+
+    `spaced`: a blank line before every paragraph, gates included (the plugin's layout under pytest's
+    section header); otherwise one after each table. `paint(text, passed)` colours a gate line.
+    """
+    paint = paint or (lambda text, passed: text)
+    paragraphs = [f"{title}\n{table}" for title, table in terminal_tables(records, ci=ci)]
+    lines = [(f"gate {g.name}: {'passed' if g.passed else 'FAILED'}: {g.message}", g.passed) for g in gates]
+    if spaced:
+        return "".join(f"\n{p}\n" for p in paragraphs) + "".join(paint(f"\n{line}", ok) + "\n" for line, ok in lines)
+    return "".join(f"{p}\n\n" for p in paragraphs) + "".join(paint(line, ok) + "\n" for line, ok in lines)

@@ -77,7 +77,7 @@ class Site:
 
     def __init__(self, report: ReportDir, manifest: Manifest, check: DataCheck) -> None:
         self.report, self.manifest, self.check = report, manifest, check
-        self.records = {r["case"]: r for r in report.case_records}
+        self.records = {r.case: r for r in report.case_records}
         self.rows: dict[str, dict[str, list[dict]]] = {}  # case -> clip id -> rows (one per run)
         for case, rows in report.case_rows():
             if case in self.records:
@@ -94,18 +94,18 @@ class Site:
     def slice_cases(self, case: str) -> list[str]:
         """The cases of `case`'s model, task and mode, in SNR order."""
         rec = self.records[case]
-        same = [c for c, r in self.records.items() if (r["model"], r["task"], r["mode"]) == (rec["model"], rec["task"], rec["mode"])]
-        return sorted(same, key=lambda c: sort_key(self.records[c]["snr"]))
+        same = [c for c, r in self.records.items() if (r.model, r.task, r.mode) == (rec.model, rec.task, rec.mode)]
+        return sorted(same, key=lambda c: sort_key(self.records[c].snr))
 
     def wav(self, case: str, clip: str, kind: str) -> bytes | None:
         """The clip as the model heard it (or its speech or background alone), or None when unknown."""
         if case not in self.rows or clip not in self.rows[case] or clip not in self.items or kind not in KINDS:
             return None
         item: Item = self.items[clip]
-        snr = KINDS[kind] if KINDS[kind] is not None else parse_snr(self.records[case]["snr"])
+        snr = KINDS[kind] if KINDS[kind] is not None else parse_snr(self.records[case].snr)
         if not item.has_sources and not item.available_at(snr_label(snr)):
             return None
-        rate = self.rate(self.records[case]["model"])
+        rate = self.rate(self.records[case].model)
         with self._lock:
             wave = self._mixer.waveform(item, snr, rate)
         buffer = io.BytesIO()
@@ -127,12 +127,12 @@ def index_page(site: Site) -> bytes:
     meta = site.report.meta
     groups: dict[tuple, list[str]] = {}
     for case, rec in site.records.items():
-        groups.setdefault((rec["model"], rec["task"], rec["mode"]), []).append(case)
+        groups.setdefault((rec.model, rec.task, rec.mode), []).append(case)
     rows = []
     for (model, task, mode), cases in groups.items():
         cells = "".join(
-            f'<a href="/case/{quote(c, safe="")}">{escape(site.records[c]["snr"])}: {site.records[c]["value"]:.2f}</a> '
-            for c in sorted(cases, key=lambda c: sort_key(site.records[c]["snr"])))
+            f'<a href="/case/{quote(c, safe="")}">{escape(site.records[c].snr)}: {site.records[c].value:.2f}</a> '
+            for c in sorted(cases, key=lambda c: sort_key(site.records[c].snr)))
         rows.append(f"<tr><td>{escape(model)}</td><td>{escape(task)}</td><td>{escape(mode)}</td><td>{cells}</td></tr>")
     body = (f"<h1>SSEU-Bench report {escape(str(site.report.path))}</h1>{_warnings(site)}"
             f"<p>Data set <code>{escape(str(site.manifest.path))}</code> ({len(site.manifest.items)} clips), "
@@ -157,15 +157,15 @@ def _answer_cell(site: Site, case: str, clip: str) -> str:
     for row in rows:
         answer = row.get("answer") or ""
         shown = answer[:SHOWN_ANSWER] + ("…" if len(answer) > SHOWN_ANSWER else "")
-        parsed = {"ASR": row.get("hypothesis"), "ASC": row.get("predicted_scene"), "AT": row.get("prediction")}[rec["task"]]
-        if rec["task"] == "ASR":
+        parsed = {"ASR": row.get("hypothesis"), "ASC": row.get("predicted_scene"), "AT": row.get("prediction")}[rec.task]
+        if rec.task == "ASR":
             right = right and not row.get("errors")
-        elif rec["task"] == "ASC":
+        elif rec.task == "ASC":
             right = right and bool(row.get("correct"))
         run = f"run {row.get('run', 0)}: " if len(rows) > 1 else ""
         failure = f"<br><small>{escape(row['failure'])}</small>" if row.get("failure") else ""
         parts.append(f"<pre>{escape(run + shown)}</pre><small>parsed: {escape(json.dumps(parsed))}</small>{failure}")
-    css = "" if rec["task"] == "AT" else (' class="good"' if right else ' class="bad"')
+    css = "" if rec.task == "AT" else (' class="good"' if right else ' class="bad"')
     return f"<td{css}>{''.join(parts)}</td>"
 
 
@@ -173,17 +173,17 @@ def case_page(site: Site, case: str) -> bytes:
     rec = site.records[case]
     cases = site.slice_cases(case)
     clips = list(site.rows[case])
-    head = "".join(f"<th>{escape(site.records[c]['snr'])}{' (this case)' if c == case else ''}</th>" for c in cases)
+    head = "".join(f"<th>{escape(site.records[c].snr)}{' (this case)' if c == case else ''}</th>" for c in cases)
     rows = []
     for clip in clips:
         first = site.rows[case][clip][0]
-        truth = first.get("reference") if rec["task"] == "ASR" else first.get("truth")
+        truth = first.get("reference") if rec.task == "ASR" else first.get("truth")
         rows.append(f'<tr data-clip="{escape(clip)}"><td>{escape(clip)}</td><td>{escape(json.dumps(truth))}</td>'
                     f"<td>{_audio(case, clip, 'speech')}</td><td>{_audio(case, clip, 'background')}</td>"
                     + "".join(_answer_cell(site, c, clip) for c in cases) + "</tr>")
     body = (f'<p><a href="/">all cases</a></p><h1>{escape(case)}</h1>{_warnings(site)}'
-            f"<p>{escape(rec['metric'])} {rec['value']:.2f} at {escape(rec['snr'])}; every row is one clip, "
-            f"heard at the model's rate ({site.rate(rec['model'])} Hz); answers at every SNR side by side.</p>"
+            f"<p>{escape(rec.metric)} {rec.value:.2f} at {escape(rec.snr)}; every row is one clip, "
+            f"heard at the model's rate ({site.rate(rec.model)} Hz); answers at every SNR side by side.</p>"
             f'<table id="clips"><thead><tr><th>clip</th><th>truth</th><th>speech alone</th><th>background alone</th>'
             f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
     return _page(case, body)

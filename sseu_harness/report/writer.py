@@ -17,7 +17,7 @@ from sseu_harness.report.drilldown import CaseDrill
 from sseu_harness.report.html import summary_html
 from sseu_harness.report.plots import plot_files
 from sseu_harness.results.intervals import MIN_CLIPS_PER_CLASS
-from sseu_harness.results.records import RECORD_FIELDS
+from sseu_harness.results.records import RECORD_FIELDS, Record
 
 SUMMARY_SCHEMA = "sseu-summary/1"
 
@@ -77,7 +77,7 @@ def summary_markdown(summary: dict, plots: list[str] = ()) -> str:
         + (f" Brackets: 95% basic bootstrap interval over clips{' and runs' if meta.get('runs', 1) > 1 else ''} "
            f"({boot['resamples']} resamples, seed {boot['seed']})." if boot else "")
         + (f" `*`: the slice's rarest scene or event class has fewer than {MIN_CLIPS_PER_CLASS} clips, so the "
-           "interval may cover the true value less than 90% of the time." if any("ci_warning" in r for r in records) else ""),
+           "interval may cover the true value less than 90% of the time." if any(r.ci_warning for r in records) else ""),
         "",
     ]
     gates = summary.get("gates", [])
@@ -99,17 +99,19 @@ def summary_markdown(summary: dict, plots: list[str] = ()) -> str:
     return "\n".join(parts)
 
 
-def summary_csv(records: list[dict]) -> str:
+def summary_csv(records: list[Record]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RECORD_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows(r.to_json() for r in records)
     return buffer.getvalue()
 
 
-def write_summary_files(out: ReportWriter, records: list[dict], meta: dict, gates: list[dict] = (),
+def write_summary_files(out: ReportWriter, records: list[Record], meta: dict, gates: list[dict] = (),
                         comparisons: list[dict] = (), drills: list[CaseDrill] = ()) -> dict:
-    """summary.json/.md/.csv/.html and the plots, into an open report; `drills`: the clips each case lists."""
+    """summary.json/.md/.csv/.html and the plots, into an open report; `drills`: the clips each case lists.
+
+    The summary handed to the renderers holds the `Record`s; summary.json their JSON form."""
     summary = {"schema": SUMMARY_SCHEMA, "meta": meta, "records": records}
     if gates:
         summary["gates"] = list(gates)
@@ -121,5 +123,6 @@ def write_summary_files(out: ReportWriter, records: list[dict], meta: dict, gate
     out.add("summary.csv", summary_csv(records))
     out.add("summary.md", summary_markdown(summary, sorted(plots)))
     out.add("summary.html", summary_html(summary, plots, list(drills)))
-    out.add("summary.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    out.add("summary.json", json.dumps({**summary, "records": [r.to_json() for r in records]}, indent=1, sort_keys=True)
+            + "\n")
     return summary

@@ -1,25 +1,34 @@
-"""Release gates: bounds on averages, and the regression gate against a baseline report.
+"""All release gates, judged here and nowhere else: by the plugin and by `sseu merge` alike.
 
-Case-level bounds are checked where the case runs (the plugin's item); what
-needs the whole session (averages, comparisons) is checked here, by the
-plugin's controller and by `merge` alike.
+- Case gates (`case_breaches`): failed model calls, unparsable answers and bounds on a case's
+  SNR; the plugin judges them where the case runs, `merge` on the joined records.
+- Session gates: bounds on averages (`average_bounds`), the regression gate against a baseline
+  report (`pair`, `judge`, `regression_result`) and the hearing gate (`HearingCheck`).
+- `check_gates_config` refuses, before anything runs, gates that cannot be judged at all.
+
+`thresholds.py` only reads the bounds file into `Bound` data.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from sseu_harness.results.bootstrap import CaseClips, Draws, hierarchical_mean, interval
-from sseu_harness.results.compat import check_same_config
 from sseu_harness.errors import ConfigError
 from sseu_harness.report.reader import ReportDir
-from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK
-from sseu_harness.results.thresholds import Bound
+from sseu_harness.results.bootstrap import CaseClips, Draws, hierarchical_mean, interval
+from sseu_harness.results.compat import check_same_config
+from sseu_harness.results.records import Record
+from sseu_harness.results.thresholds import AVERAGES, Bound
+from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, parse_snr, tasks_at
 
 ALPHA = 0.05  # family-wise error rate of the regression gate
+HEARING = "hearing"  # the hearing gate's name
+HEARING_MIN_CLIPS = 5  # a case with fewer answered clips says too little
+HEARING_WER_WARNING = 95.0  # percent, ASR at snr_pinf
+CLASS_SCORES_PLACEHOLDER = "<class scores>"  # the raw answer of a class-score row (scoring/slices.py)
 
 
 @dataclass(frozen=True)
@@ -29,18 +38,70 @@ class GateResult:
     message: str
 
 
-def average_bounds(bounds: list[Bound], records: list[dict], selected: set[tuple[str, str, str]]) -> list[GateResult]:
+def case_breaches(record: Record, max_error_rate: float, max_parse_failure_rate: float,
+                  bounds: list[Bound]) -> list[str]:
+    """Why a case fails (empty when it passes): its failed clips, then each case bound it breaks."""
+    breaches = [_failure_breach(record, max_error_rate, max_parse_failure_rate)]
+    breaches += [_bound_breach(bound, record) for bound in bounds if _matches(bound, record)]
+    return [b for b in breaches if b]
+
+
+def _failure_breach(record: Record, max_error_rate: float, max_parse_failure_rate: float) -> str | None:
+    """Failed model calls and unparsable answers are gated apart."""
+    clips = record.n * record.runs
+    errors, failures = record.errors or 0, record.parse_failures
+    if clips and errors / clips > max_error_rate:
+        quoted = "; ".join(record.first_errors or [])
+        return (f"{errors} of {clips} model calls failed ({errors / clips:.1%} > {max_error_rate:.1%}, "
+                f"--sseu-max-error-rate); first errors: {quoted}")
+    if clips and failures / clips > max_parse_failure_rate:
+        return (f"{failures} of {clips} answers could not be parsed ({failures / clips:.1%} > "
+                f"{max_parse_failure_rate:.1%}, --sseu-max-parse-failure-rate); see predictions.jsonl")
+    return None
+
+
+def _covers(bound: Bound, model: str, task: str, snr: str, mode: str) -> bool:
+    """Whether the bound applies to this figure; a bound without ``snr`` covers every case SNR, no average."""
+    return (
+        task == bound.task
+        and bound.model in (None, model)
+        and bound.mode in (None, mode)
+        and (snr == bound.snr if bound.snr else snr not in AVERAGES)
+    )
+
+
+def _matches(bound: Bound, record: Record) -> bool:
+    return _covers(bound, *record.slice)
+
+
+def _bound_breach(bound: Bound, record: Record) -> str | None:
+    """The failure message when the record's value is on the wrong side of the limit."""
+    value = record.value
+    lower = bound.metric in LOWER_IS_BETTER
+    if (value > bound.limit) if lower else (value < bound.limit):
+        op = "<=" if lower else ">="
+        case = "-".join(record.slice)
+        return f"{case}: {bound.metric} = {value:.2f}, bound {op} {bound.limit:g} ({bound.where})"
+    return None
+
+
+def case_bound_results(bounds: list[Bound], case_records: list[Record]) -> list[GateResult]:
+    """Breaches of bounds on single cases as gate entries (`merge`: the cases ran elsewhere)."""
+    return [GateResult(f"bound::{r.case}", False, _bound_breach(b, r)) for b in bounds if not b.on_average
+            for r in case_records if _matches(b, r) and _bound_breach(b, r)]
+
+
+def average_bounds(bounds: list[Bound], records: list[Record], selected: set[tuple[str, str, str]]) -> list[GateResult]:
     """Check each bound on avg / avg_mixed for every selected (model, task, mode) it covers.
 
     An average the selection left incomplete (``-k``, ``--sseu-snrs``, a shard)
     is refused, not skipped: the bound cannot be judged on part of its SNRs.
     """
-    averages = {(r["model"], r["task"], r["snr"], r["mode"]): r for r in records if "case" not in r}
+    averages = {r.slice: r for r in records if r.is_average}
     results = []
     for bound in (b for b in bounds if b.on_average):
         for model, task, mode in sorted(selected):
-            probe = {"model": model, "task": task, "snr": bound.snr, "mode": mode}
-            if not bound.matches(probe):
+            if not _covers(bound, model, task, bound.snr, mode):
                 continue
             name = f"bound::{model}-{task}-{bound.snr}-{mode}"
             record = averages.get((model, task, bound.snr, mode))
@@ -50,9 +111,32 @@ def average_bounds(bounds: list[Bound], records: list[dict], selected: set[tuple
                     f"at {bound.where} cannot be judged; run all of its SNRs (no -k, --sseu-snrs or shard), or "
                     "apply the bound when merging the shards")))
                 continue
-            breach = bound.breach(record)
-            results.append(GateResult(name, breach is None, breach or f"{record['value']:.2f} within the bound ({bound.where})"))
+            breach = _bound_breach(bound, record)
+            results.append(GateResult(name, breach is None, breach or f"{record.value:.2f} within the bound ({bound.where})"))
     return results
+
+
+def check_gates_config(bounds: list[Bound], baseline: ReportDir | None, available_snrs: list[str],
+                       meta: dict, sharded: bool) -> None:
+    """Refuse, before any case runs or any report is joined, gates that cannot be judged."""
+    for bound in bounds:
+        if bound.on_average and sharded:
+            raise ConfigError(f"{bound.where}: a bound on {bound.snr} cannot be judged on one shard; "
+                              "apply it with `sseu merge --thresholds` on the joined reports")
+        if bound.snr and not bound.on_average:
+            if bound.snr not in available_snrs:
+                raise ConfigError(f"{bound.where}: {bound.snr} is not an SNR of this data set "
+                                  f"({', '.join(available_snrs)})")
+            if bound.task not in tasks_at(parse_snr(bound.snr)):
+                raise ConfigError(f"{bound.where}: {bound.task} has no case at {bound.snr}")
+    if baseline is not None:
+        _check_baseline_matches(baseline, meta)
+
+
+def _check_baseline_matches(baseline: ReportDir, meta: dict) -> None:
+    """Refuse a baseline scored under another configuration (see `compat`): its deltas would mean nothing."""
+    check_same_config(meta, baseline.meta, f"baseline {baseline.path}",
+                      "compare runs of the same data, mixing and scoring, or make a new baseline")
 
 
 @dataclass(frozen=True)
@@ -70,12 +154,6 @@ class Comparison:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def check_baseline_matches(baseline: ReportDir, meta: dict) -> None:
-    """Refuse a baseline scored under another configuration (see `compat`): its deltas would mean nothing."""
-    check_same_config(meta, baseline.meta, f"baseline {baseline.path}",
-                      "compare runs of the same data, mixing and scoring, or make a new baseline")
 
 
 @dataclass(frozen=True)
@@ -144,3 +222,111 @@ def regression_result(comparisons: list[Comparison], margin: float) -> GateResul
     lines = [f"{c.case}: {c.metric} {c.baseline:.2f} -> {c.current:.2f}, worse by {c.worsening:.2f} "
              f"(95% CI {c.low:.2f} .. {c.high:.2f}, p = {c.p_value:.2g}) > margin {margin:g}" for c in failed]
     return GateResult("regression", False, f"{len(failed)} of {len(comparisons)} cases regressed:\n" + "\n".join(lines))
+
+
+# The hearing gate: does a model's answer depend on the audio at all?
+#
+# An integration that never passes the clip on (the audio under the wrong keyword, dropped for every
+# sample) still gets fluent answers and plausible scores. Every clip of a case gets the same prompt, so a
+# model that does not hear gives a deterministic model one answer for all of them. The gate fails a model
+# when every case it checked (at least `HEARING_MIN_CLIPS` answered clips) got a single distinct answer:
+# the same text, or identical class scores. Reference systems declare that they do not listen
+# (`Adapter.listens`) and are not checked. A clean-speech ASR WER of `HEARING_WER_WARNING` % or more only
+# warns: a real model can be that bad (the paper reports over 100 % for LTU-AS). It is computed from the
+# per-clip prediction rows, so the plugin's controller and `sseu merge` judge the same way, on whatever
+# cases are present (``-k``, shards).
+
+
+@dataclass(frozen=True)
+class CaseAnswers:
+    model: str
+    clips: int  # answered clips (failed calls left out), most over runs
+    distinct: int  # distinct answers, most over the runs with at least HEARING_MIN_CLIPS answered clips
+
+    @property
+    def checked(self) -> bool:
+        return self.clips >= HEARING_MIN_CLIPS and self.distinct > 0
+
+
+@dataclass
+class HearingCheck:
+    """Fed case by case (`add`), judged once at the end (`result`)."""
+
+    listens: dict[str, bool | None]  # model label -> declared; None = unknown (a report from an older harness)
+    cases: dict[str, CaseAnswers] = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "HearingCheck":
+        return cls({label: spec.get("listens") for label, spec in (meta.get("models") or {}).items()})
+
+    def add(self, case: str, model: str, rows: list[dict]) -> None:
+        if not self.listens.get(model):
+            return
+        runs: dict[int, list] = {}
+        for row in rows:
+            signature = answer_signature(row)
+            if signature is not None:
+                runs.setdefault(int(row.get("run", 0)), []).append(signature)
+        clips = max((len(answers) for answers in runs.values()), default=0)
+        distinct = max((len(set(answers)) for answers in runs.values() if len(answers) >= HEARING_MIN_CLIPS), default=0)
+        self.cases[case] = CaseAnswers(model, clips, distinct)
+
+    def result(self, records: list[Record]) -> tuple[GateResult, dict] | None:
+        """(gate, figures), or None when no listening model has a case in this report."""
+        models = sorted({c.model for c in self.cases.values()})
+        if not models:
+            return None
+        figures: dict = {"min_clips": HEARING_MIN_CLIPS, "wer_warning": HEARING_WER_WARNING, "models": {},
+                         "not_checked": sorted(m for m, listens in self.listens.items() if not listens)}
+        failed, passed, warnings = [], [], []
+        for model in models:
+            cases = {case: c for case, c in sorted(self.cases.items()) if c.model == model}
+            checked = [c for c in cases.values() if c.checked]
+            single = [c for c in checked if c.distinct == 1]
+            deaf = bool(checked) and len(single) == len(checked)
+            wer = {r.mode: r.value for r in records
+                   if not r.is_average and r.model == model and r.task == "ASR" and r.snr == "snr_pinf"}
+            figures["models"][model] = {
+                "cases": {case: {"clips": c.clips, "distinct_answers": c.distinct} for case, c in cases.items()},
+                "cases_checked": len(checked), "single_answer_cases": len(single), "passed": not deaf,
+                "asr_wer_snr_pinf": wer,
+            }
+            if deaf:
+                failed.append(f"{model}: its answers do not depend on the audio: 1 distinct answer for "
+                              f"{_clip_span(single)} clips in {len(single)} of {len(checked)} cases")
+            elif checked:
+                passed.append(f"{model}: answers vary with the audio in {len(checked) - len(single)} of "
+                              f"{len(checked)} cases")
+            else:
+                passed.append(f"{model}: no case with at least {HEARING_MIN_CLIPS} answered clips, nothing to judge")
+            for mode, value in sorted(wer.items()):
+                if value >= HEARING_WER_WARNING:
+                    warnings.append(f"{model}: ASR WER at snr_pinf is {value:.1f} % ({mode}), at least "
+                                    f"{HEARING_WER_WARNING:g} %: check that the clip reaches the model")
+        figures["warnings"] = warnings
+        if failed:
+            message = ("; ".join(failed) + ". Check that the clip reaches the model (e.g. the keyword the audio "
+                       "is passed under), or turn this check off with --sseu-no-hearing-check")
+        else:
+            message = "; ".join(passed)
+        if warnings:
+            message += ". Warning: " + "; ".join(warnings)
+        return GateResult(HEARING, not failed, message), figures
+
+
+def answer_signature(row: dict) -> tuple | None:
+    """What makes two answers the same: the raw text, or the class scores; None for a failed call."""
+    if str(row.get("failure") or "").startswith("error: "):
+        return None
+    if row.get("class_scores") is not None:
+        return ("scores", tuple(row["class_scores"]))
+    if row.get("answer_sha256"):  # an answer longer than the stored part
+        return ("text-sha256", row["answer_sha256"])
+    if row.get("answer") == CLASS_SCORES_PLACEHOLDER:
+        return None  # a report written before rows kept the scores: cannot tell
+    return ("text", row.get("answer", ""))
+
+
+def _clip_span(cases: list[CaseAnswers]) -> str:
+    low, high = min(c.clips for c in cases), max(c.clips for c in cases)
+    return str(low) if low == high else f"{low}-{high}"

@@ -23,9 +23,12 @@ carries a `ci_warning`, marked with "*" in the tables.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from sseu_harness.results.bootstrap import Draws, hierarchical_mean
+from sseu_harness.results.records import Record
 
 INTERVAL_METHOD = "basic"  # recorded in every summary's meta.bootstrap
 MIN_CLIPS_PER_CLASS = 10  # below this, simulated coverage falls under 90 % (benchmarks/interval_coverage.py)
@@ -45,26 +48,29 @@ def interval_warning(smallest_class: int | None) -> str | None:
             "the interval may cover the true value less than 90% of the time")
 
 
-def attach_intervals(records: list[dict], replicates: dict[str, np.ndarray], draws: Draws,
-                     smallest: dict[str, int | None]) -> None:
-    """Add ``ci_low`` / ``ci_high`` (and ``ci_warning`` on small slices) to every record whose replicates are known.
+def attach_intervals(records: list[Record], replicates: dict[str, np.ndarray], draws: Draws,
+                     smallest: dict[str, int | None]) -> list[Record]:
+    """The records, each whose replicates are known with ``ci_low`` / ``ci_high`` (and ``ci_warning`` on small slices).
 
     ``replicates`` maps a case id to its (B, runs) metric replicates and
     ``smallest`` to the clips of its rarest class (`CaseClips.smallest_class`);
     an average's replicates are the mean of its cases' under the same draws,
     and it is as small as its smallest case.
     """
-    by_slice = {(r["model"], r["task"], r["snr"], r["mode"]): r for r in records if "case" in r}
-    for record in records:
-        if "case" in record:
-            cases = [record]
-        else:
-            cases = [by_slice.get((record["model"], record["task"], snr, record["mode"])) for snr in record["over"]]
-        if any(c is None or c["case"] not in replicates for c in cases):
-            continue
-        per_run = np.mean([replicates[c["case"]] for c in cases], axis=0)
-        record["ci_low"], record["ci_high"] = basic_interval(hierarchical_mean(per_run, draws), record["value"])
-        sizes = [smallest.get(c["case"]) for c in cases]
-        warning = interval_warning(None if None in sizes else min(sizes))
-        if warning:
-            record["ci_warning"] = warning
+    by_slice = {r.slice: r for r in records if not r.is_average}
+    return [_with_interval(record, by_slice, replicates, draws, smallest) for record in records]
+
+
+def _with_interval(record: Record, by_slice: dict[tuple, Record], replicates: dict[str, np.ndarray], draws: Draws,
+                   smallest: dict[str, int | None]) -> Record:
+    if record.is_average:
+        cases = [by_slice.get((record.model, record.task, snr, record.mode)) for snr in record.over]
+    else:
+        cases = [record]
+    if any(c is None or c.case not in replicates for c in cases):
+        return record
+    per_run = np.mean([replicates[c.case] for c in cases], axis=0)
+    low, high = basic_interval(hierarchical_mean(per_run, draws), record.value)
+    sizes = [smallest.get(c.case) for c in cases]
+    warning = interval_warning(None if None in sizes else min(sizes))
+    return replace(record, ci_low=low, ci_high=high, ci_warning=warning or record.ci_warning)

@@ -1,4 +1,4 @@
-"""Release bounds from a TOML file: which figure must stay below or above what.
+"""Release bounds from a TOML file into `Bound` data; `gates.py` judges records against them.
 
     [[bound]]
     model = "qwen2-audio"   # optional: every model when left out
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, parse_snr, snr_label
+from sseu_harness.spec.snr import METRIC_OF_TASK, MODES, TASKS, parse_snr, snr_label
 
 AVERAGES = ("avg", "avg_mixed")
 _KEYS = ("model", "task", "snr", "mode", "metric", "limit")
@@ -42,24 +42,6 @@ class Bound:
     @property
     def on_average(self) -> bool:
         return self.snr in AVERAGES
-
-    def matches(self, record: dict) -> bool:
-        return (
-            record["task"] == self.task
-            and self.model in (None, record["model"])
-            and self.mode in (None, record["mode"])
-            and (record["snr"] == self.snr if self.snr else record["snr"] not in AVERAGES)
-        )
-
-    def breach(self, record: dict) -> str | None:
-        """The failure message when the record's value is on the wrong side of the limit."""
-        value = record["value"]
-        lower = self.metric in LOWER_IS_BETTER
-        if (value > self.limit) if lower else (value < self.limit):
-            op = "<=" if lower else ">="
-            case = f"{record['model']}-{record['task']}-{record['snr']}-{record['mode']}"
-            return f"{case}: {self.metric} = {value:.2f}, bound {op} {self.limit:g} ({self.where})"
-        return None
 
 
 def load_thresholds(path: Path) -> list[Bound]:

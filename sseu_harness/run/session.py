@@ -26,7 +26,7 @@ from sseu_harness.scoring.normalizer import get_normalizer
 from sseu_harness.scoring.parser import PARSER_VERSION
 from sseu_harness.dataset.preflight import check_audio_files
 from sseu_harness.spec.prompts import PromptSet, load_prompts
-from sseu_harness.results.records import case_record
+from sseu_harness.results.records import Record, case_record
 from sseu_harness.scoring.confidences import Scorer
 from sseu_harness.run.store import PredictionStore
 from sseu_harness.spec.snr import MODES, PAPER_SNRS_DB, TASKS, parse_snr, snr_label, sort_key, tasks_at
@@ -132,7 +132,7 @@ class Bench:
             for seed in self.seeds:
                 self.answers.plan(slot, items, case, prompt, seed)
 
-    def run_case(self, case: Case, progress: Progress | None = None) -> tuple[dict, list[dict]]:
+    def run_case(self, case: Case, progress: Progress | None = None) -> tuple[Record, list[dict]]:
         """(record, per-clip prediction rows) of one case over all runs.
 
         ``seconds``: the model time charged to the case (README, Performance) plus its own scoring time.
@@ -155,8 +155,8 @@ class Bench:
                 rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
                              "mode": case.mode, "run": run, "seed": seed, **row})
             seconds += got.model_seconds + time.perf_counter() - started
-        record = case_record(case, values, self.seeds, len(items), failures, seconds, refusals=refusals)
-        record.update(
+        record = case_record(
+            case, values, self.seeds, len(items), failures, seconds, refusals=refusals,
             errors=errors,
             first_errors=first_errors[:3],
             from_store=from_store,

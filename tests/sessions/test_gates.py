@@ -102,6 +102,23 @@ def test_bounds_on_cases_that_cannot_exist_are_usage_errors(tmp_path, text, mess
     assert proc.returncode == 4 and message in proc.stderr
 
 
+
+@pytest.mark.parametrize("text", [
+    '[[bound]]\ntask = "ASR"\nsnr = "snr_minf"\nlimit = 10\n',
+    '[[bound]]\ntask = "AT"\nsnr = "snr_p3"\nlimit = 10\n',
+])
+def test_merge_refuses_bounds_on_cases_that_cannot_exist_as_the_plugin_does(tmp_path, capsys, text):
+    bounds = write(tmp_path / "t.toml", text)
+    plugin = run_pytest("--sseu-model=oracle", f"--sseu-thresholds={bounds}", "--collect-only")
+    assert plugin.returncode == 4
+    base = run_pytest("--sseu-model=oracle", *ASC_ONLY, "--sseu-snrs=0", f"--sseu-report-dir={tmp_path / 'r'}")
+    assert base.returncode == 0, base.stdout[-2000:]
+    capsys.readouterr()
+    assert cli(["merge", str(tmp_path / "r"), "--out", str(tmp_path / "m"), "--thresholds", str(bounds)]) == 2
+    message = capsys.readouterr().err.removeprefix("sseu merge: error: ").strip()
+    assert message and message in plugin.stderr
+    assert not (tmp_path / "m").exists()
+
 GRID = ("--sseu-modes=independent", "--sseu-snrs=0,-5")
 
 

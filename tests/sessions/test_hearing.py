@@ -12,7 +12,8 @@ import json
 import xml.etree.ElementTree as ET
 
 from sseu_harness.cli import main as cli
-from sseu_harness.results.hearing import MIN_CLIPS, HearingCheck
+from sseu_harness.results.gates import HEARING_MIN_CLIPS as MIN_CLIPS, HearingCheck
+from sseu_harness.results.records import Record
 
 from tests.helpers.session_runner import DEMO_ITEMS, run_pytest, summary
 
@@ -84,8 +85,9 @@ def test_identical_class_scores_count_as_one_answer_and_references_are_not_check
 def test_a_clean_speech_wer_of_95_or_more_warns_without_failing():
     check = HearingCheck.from_meta(meta(m=True))
     check.add("m-ASR-snr_pinf-independent", "m", rows([f"words {k}" for k in range(6)]))
-    records = [{"case": "m-ASR-snr_pinf-independent", "model": "m", "task": "ASR", "snr": "snr_pinf",
-                "mode": "independent", "value": 101.5}]
+    records = [Record.from_json({"case": "m-ASR-snr_pinf-independent", "model": "m", "task": "ASR", "snr": "snr_pinf",
+                                 "mode": "independent", "metric": "WER", "value": 101.5, "std": 0.0, "runs": 1,
+                                 "run_values": [101.5], "n": 6, "parse_failures": 0})]
     gate, figures = check.result(records)
     assert gate.passed
     assert "Warning: m: ASR WER at snr_pinf is 101.5 % (independent), at least 95 %" in gate.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 
 from sseu_harness.spec.cases import Case
 from sseu_harness.cli import main
@@ -16,7 +17,7 @@ def test_show_prints_the_tables_of_a_report(tmp_path, capsys):
     meta = {"manifest": {"name": "t", "items": 5, "sha256": "0" * 64}, "prompts": {"version": "p"},
             "embedder": "e", "normalizer": "n", "seeds": [0], "harness_version": "x"}
     with ReportWriter(tmp_path) as out:
-        write_summary_files(out, with_averages(records, {"ASC": [r["snr"] for r in records]}), meta)
+        write_summary_files(out, with_averages(records, {"ASC": [r.snr for r in records]}), meta)
     assert main(["show", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Table 1 · ASC (mACC %, higher is better) · independent" in out
@@ -36,8 +37,7 @@ def test_terminal_tables_fit_120_columns_and_files_keep_every_figure(tmp_path, c
     records = [case_record(Case(m, "ASC", snr, "independent"), runs, [0, 1, 2], 5, 0, 1.0)
                for m in models for snr in snrs]
     records = with_averages(records, {"ASC": list(snrs)})
-    for r in records:
-        r.update(ci_low=1.25, ci_high=99.75)
+    records = [replace(r, ci_low=1.25, ci_high=99.75) for r in records]
     meta = {"manifest": {"name": "t", "items": 5, "sha256": "0" * 64}, "prompts": {"version": "p"},
             "embedder": "e", "normalizer": "n", "seeds": [0, 1, 2], "harness_version": "x"}
     with ReportWriter(tmp_path) as out:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -14,7 +16,7 @@ from sseu_harness.results.intervals import (
     basic_interval,
     interval_warning,
 )
-from sseu_harness.results.records import case_record, with_averages
+from sseu_harness.results.records import Record, case_record, with_averages
 from sseu_harness.spec.cases import Case
 from sseu_harness.spec.taxonomy import load_taxonomy
 
@@ -83,10 +85,9 @@ def test_records_get_basic_intervals_and_averages_the_warning_of_their_smallest_
         clips = CaseClips.from_rows("ASC", rows)
         record = case_record(Case("m", "ASC", snr, "independent"), [float(clips.point()[0])], [0], keep, 0, 1.0)
         records.append(record)
-        replicates[record["case"]] = clips.per_run(clips.weights(draws))
-        smallest[record["case"]] = clips.smallest_class()
-    out = with_averages(records, {"ASC": snrs})
-    attach_intervals(out, replicates, draws, smallest)
+        replicates[record.case] = clips.per_run(clips.weights(draws))
+        smallest[record.case] = clips.smallest_class()
+    out = [r.to_json() for r in attach_intervals(with_averages(records, {"ASC": snrs}), replicates, draws, smallest)]
     by_snr = {r["snr"]: r for r in out}
     for record in out:
         assert record["ci_low"] <= record["value"] <= record["ci_high"]
@@ -103,6 +104,8 @@ def test_records_get_basic_intervals_and_averages_the_warning_of_their_smallest_
 def test_tables_mark_a_warned_interval_with_a_star():
     from sseu_harness.report.tables import cell
 
-    record = {"value": 21.26, "runs": 1, "ci_low": 7.8, "ci_high": 22.06}
+    record = Record.from_json({"model": "m", "task": "AT", "snr": "snr_0", "mode": "independent", "metric": "mAP",
+                               "value": 21.26, "std": 0.0, "runs": 1, "run_values": [21.26], "n": 5,
+                               "parse_failures": 0, "ci_low": 7.8, "ci_high": 22.06})
     assert cell(record) == "21.26 [7.8, 22.1]"
-    assert cell({**record, "ci_warning": "few clips"}) == "21.26 [7.8, 22.1]*"
+    assert cell(replace(record, ci_warning="few clips")) == "21.26 [7.8, 22.1]*"

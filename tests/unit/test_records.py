@@ -20,7 +20,7 @@ def _records(runs: dict[str, list[float]], task="ASR", mode="independent", model
 
 
 def test_case_record_mean_std_and_plain_types():
-    (rec,) = _records({"snr_0": [10.0, 20.0, 30.0]})
+    (rec,) = [r.to_json() for r in _records({"snr_0": [10.0, 20.0, 30.0]})]
     assert rec["value"] == 20.0
     assert rec["std"] == pytest.approx(statistics.stdev([10, 20, 30]))
     assert rec["runs"] == 3 and rec["n"] == 10 and rec["parse_failures"] == 1
@@ -30,7 +30,7 @@ def test_case_record_mean_std_and_plain_types():
 
 def test_avg_is_the_mean_over_the_task_snrs_per_run_then_over_runs():
     values = {snr: [float(i), float(i) + 2 * (i % 2)] for i, snr in enumerate(TASK_SNRS["ASR"])}
-    out = with_averages(_records(values), TASK_SNRS)
+    out = [r.to_json() for r in with_averages(_records(values), TASK_SNRS)]
     avg = next(r for r in out if r["snr"] == "avg")
     per_run = [statistics.mean(v[r] for v in values.values()) for r in range(2)]
     assert avg["value"] == pytest.approx(statistics.mean(per_run))
@@ -42,16 +42,17 @@ def test_avg_is_the_mean_over_the_task_snrs_per_run_then_over_runs():
 
 
 def test_refusals_are_kept_per_case_and_summed_like_parse_failures():
-    recs = [case_record(Case("m", "ASC", snr, "independent"), [50.0, 40.0], [0, 1], 10, k, 1.0, refusals=2 * k)
-            for k, snr in enumerate(TASK_SNRS["ASC"])]
+    records = [case_record(Case("m", "ASC", snr, "independent"), [50.0, 40.0], [0, 1], 10, k, 1.0, refusals=2 * k)
+               for k, snr in enumerate(TASK_SNRS["ASC"])]
+    recs = [r.to_json() for r in records]
     assert [r["refusals"] for r in recs] == [0, 2, 4, 6, 8, 10]
-    out = {r["snr"]: r for r in with_averages(recs, TASK_SNRS)}
+    out = {r["snr"]: r for r in (r.to_json() for r in with_averages(records, TASK_SNRS))}
     assert out["avg"]["refusals"] == 30 and out["avg"]["parse_failures"] == 15
     assert out["avg_mixed"]["refusals"] == 0 + 2 + 4 + 6 + 8  # snr_p10 .. snr_m10
 
 
 def test_no_average_over_an_incomplete_selection():
-    out = with_averages(_records({"snr_0": [1.0], "snr_p5": [2.0]}), TASK_SNRS)
+    out = [r.to_json() for r in with_averages(_records({"snr_0": [1.0], "snr_p5": [2.0]}), TASK_SNRS)]
     assert {r["snr"] for r in out} == {"snr_0", "snr_p5"}
 
 
