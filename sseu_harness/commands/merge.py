@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if baseline:
         check_baseline_matches(baseline, meta)
     bounds = load_thresholds(args.thresholds) if args.thresholds else []
-    clip_ids = {row["item"] for rep in reports for _, rows in rep.case_rows() for row in rows}
+    clip_ids = {row.item for rep in reports for _, rows in rep.case_rows() for row in rows}
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
         clip_ids, meta, bounds=bounds, selected={(r["model"], r["task"], r["mode"]) for r in case_records},

@@ -16,7 +16,7 @@ from sseu_harness.results.bootstrap import CaseClips, Draws, hierarchical_mean, 
 from sseu_harness.results.compat import check_same_config
 from sseu_harness.errors import ConfigError
 from sseu_harness.report.reader import ReportDir
-from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK
+from sseu_harness.spec.tasks import TASK
 from sseu_harness.results.thresholds import Bound
 
 ALPHA = 0.05  # family-wise error rate of the regression gate
@@ -101,8 +101,8 @@ def pair(case: str, now: CaseClips, before: CaseClips, draws: Draws) -> Paired:
     """
     if now.clips != before.clips:
         raise ConfigError(f"case {case} scored other clips in the baseline; compare runs of the same data")
-    metric = METRIC_OF_TASK[now.task]
-    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    metric = TASK[now.task].metric
+    sign = 1.0 if TASK[now.task].lower_is_better else -1.0
     worse = sign * (hierarchical_mean(now.per_run(now.weights(draws)), draws)
                     - hierarchical_mean(before.per_run(before.weights(draws)), draws))
     current, baseline = float(np.mean(now.point())), float(np.mean(before.point()))
