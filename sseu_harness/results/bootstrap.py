@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sseu_harness.errors import ConfigError
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.taxonomy import load_taxonomy
 
 DEFAULT_RESAMPLES = 1000
@@ -68,9 +69,9 @@ class CaseClips:
     stats: dict[str, np.ndarray]
 
     @classmethod
-    def from_rows(cls, task: str, rows: list[dict]) -> "CaseClips":
-        clips = sorted({r["item"] for r in rows})
-        run_ids = sorted({r["run"] for r in rows})
+    def from_rows(cls, task: str, rows: list[ClipRow]) -> "CaseClips":
+        clips = sorted({r.item for r in rows})
+        run_ids = sorted({r.run for r in rows})
         col = {c: k for k, c in enumerate(clips)}
         runs = len(run_ids)
         if len(rows) != runs * len(clips):
@@ -79,23 +80,23 @@ class CaseClips:
         if task == "ASR":
             errors, words = np.zeros((runs, len(clips))), np.zeros(len(clips))
             for r in rows:
-                errors[pos[r["run"]], col[r["item"]]] = r["errors"]
-                words[col[r["item"]]] = r["ref_words"]
+                errors[pos[r.run], col[r.item]] = r.errors
+                words[col[r.item]] = r.ref_words
             stats = {"errors": errors, "words": words}
         elif task == "ASC":
             correct, scenes = np.zeros((runs, len(clips))), {}
             for r in rows:
-                correct[pos[r["run"]], col[r["item"]]] = bool(r["correct"])
-                scenes[r["item"]] = r["truth"]
+                correct[pos[r.run], col[r.item]] = bool(r.correct)
+                scenes[r.item] = r.truth
             names = sorted(set(scenes.values()))
             onehot = np.array([[scenes[c] == s for s in names] for c in clips], dtype=np.float64)
             stats = {"correct": correct, "scene": onehot}
         else:
-            first = rows[0]["scores"]
+            first = rows[0].scores
             scores, truth_sets = np.zeros((runs, len(clips), len(first))), {}
             for r in rows:
-                scores[pos[r["run"]], col[r["item"]]] = r["scores"]
-                truth_sets[r["item"]] = r["truth"]
+                scores[pos[r.run], col[r.item]] = r.scores
+                truth_sets[r.item] = r.truth
             labels = sorted({label for t in truth_sets.values() for label in t})
             truth = np.array([[label in truth_sets[c] for label in labels] for c in clips], dtype=np.float64)
             stats = {"truth": truth, "scores": scores, "labels": np.array(labels, dtype=object)}

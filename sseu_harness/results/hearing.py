@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sseu_harness.results.gates import GateResult
+from sseu_harness.scoring.rows import ClipRow
 
 NAME = "hearing"
 MIN_CLIPS = 5  # a case with fewer answered clips says too little
@@ -49,14 +50,14 @@ class HearingCheck:
     def from_meta(cls, meta: dict) -> "HearingCheck":
         return cls({label: spec.get("listens") for label, spec in (meta.get("models") or {}).items()})
 
-    def add(self, case: str, model: str, rows: list[dict]) -> None:
+    def add(self, case: str, model: str, rows: list[ClipRow]) -> None:
         if not self.listens.get(model):
             return
         runs: dict[int, list] = {}
         for row in rows:
             signature = answer_signature(row)
             if signature is not None:
-                runs.setdefault(int(row.get("run", 0)), []).append(signature)
+                runs.setdefault(int(row.run), []).append(signature)
         clips = max((len(answers) for answers in runs.values()), default=0)
         distinct = max((len(set(answers)) for answers in runs.values() if len(answers) >= MIN_CLIPS), default=0)
         self.cases[case] = CaseAnswers(model, clips, distinct)
@@ -104,17 +105,17 @@ class HearingCheck:
         return GateResult(NAME, not failed, message), figures
 
 
-def answer_signature(row: dict) -> tuple | None:
+def answer_signature(row: ClipRow) -> tuple | None:
     """What makes two answers the same: the raw text, or the class scores; None for a failed call."""
-    if str(row.get("failure") or "").startswith("error: "):
+    if row.is_error:
         return None
-    if row.get("class_scores") is not None:
-        return ("scores", tuple(row["class_scores"]))
-    if row.get("answer_sha256"):  # an answer longer than the stored part
-        return ("text-sha256", row["answer_sha256"])
-    if row.get("answer") == CLASS_SCORES_PLACEHOLDER:
+    if row.class_scores is not None:
+        return ("scores", tuple(row.class_scores))
+    if row.answer_sha256:  # an answer longer than the stored part
+        return ("text-sha256", row.answer_sha256)
+    if row.answer == CLASS_SCORES_PLACEHOLDER:
         return None  # a report written before rows kept the scores: cannot tell
-    return ("text", row.get("answer", ""))
+    return ("text", row.answer)
 
 
 def _clip_span(cases: list[CaseAnswers]) -> str:
