@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from sseu_harness.results.bootstrap import CaseClips, draw, interval, weighted_average_precision
+from sseu_harness.results.bootstrap import CaseClips, draw, interval
+from sseu_harness.scoring.metrics import weighted_average_precision
 from sseu_harness.results.gates import pair
 from sseu_harness.scoring.metrics import mean_accuracy, mean_average_precision
 from sseu_harness.scoring.rows import ClipRow
