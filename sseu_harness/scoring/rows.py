@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 
 from sseu_harness.spec.tasks import TASK
 
+_SHARED = ("case", "model", "task", "snr", "mode", "run", "seed", "item", "answer", "failure", "refused")
 _OPTIONAL = ("class_scores", "answer_sha256")  # in the line only when set
 
 
@@ -51,8 +52,7 @@ class ClipRow:
         return (self.failure or "").startswith("error: ")
 
     def to_json(self) -> str:
-        shared = ("case", "model", "task", "snr", "mode", "run", "seed", "item", "answer", "failure", "refused")
-        data = {name: getattr(self, name) for name in (*shared, *TASK[self.task].row_fields)}
+        data = {name: getattr(self, name) for name in (*_SHARED, *TASK[self.task].row_fields)}
         data.update((name, getattr(self, name)) for name in _OPTIONAL if getattr(self, name) is not None)
         return json.dumps(data, sort_keys=True)
 
