@@ -46,6 +46,7 @@ from statistics import NormalDist  # noqa: E402
 
 from sseu_harness.results.bootstrap import CHUNK, CaseClips, draw, hierarchical_mean, interval  # noqa: E402
 from sseu_harness.results.intervals import MIN_CLIPS_PER_CLASS, basic_interval  # noqa: E402
+from sseu_harness.scoring.rows import ClipRow  # noqa: E402
 from sseu_harness.spec.taxonomy import load_taxonomy  # noqa: E402
 
 EVENTS = load_taxonomy().event_ids
@@ -57,48 +58,48 @@ POPULATION = 200_000
 class Scenario:
     name: str
     task: str
-    rows: Callable[[np.random.Generator, int], list[dict]]  # n clips as predictions.jsonl rows
-    truth: Callable[[list[dict]], float]
+    rows: Callable[[np.random.Generator, int], list[ClipRow]]  # n clips as predictions.jsonl rows
+    truth: Callable[[list[ClipRow]], float]
 
 
-def _at_rows(rng, n, skilled: bool) -> list[dict]:
+def _at_rows(rng, n, skilled: bool) -> list[ClipRow]:
     prevalence = np.linspace(0.03, 0.30, len(EVENTS))
     labels = rng.random((n, len(EVENTS))) < prevalence
     scores = 1.2 * labels + rng.standard_normal(labels.shape) if skilled else rng.random(labels.shape)
-    return [{"item": f"c{i:06d}", "run": 0, "truth": [e for e, on in zip(EVENTS, row) if on], "scores": list(s)}
+    return [ClipRow(task="AT", item=f"c{i:06d}", run=0, truth=[e for e, on in zip(EVENTS, row) if on], scores=list(s))
             for i, (row, s) in enumerate(zip(labels, scores))]
 
 
 def _at_truth(rows) -> float:
-    truth = np.array([[e in r["truth"] for e in EVENTS] for r in rows], dtype=int)
-    scores = np.array([r["scores"] for r in rows])
+    truth = np.array([[e in r.truth for e in EVENTS] for r in rows], dtype=int)
+    scores = np.array([r.scores for r in rows])
     present = truth.sum(axis=0) > 0
     return 100 * float(np.mean([average_precision_score(truth[:, k], scores[:, k]) for k in np.flatnonzero(present)]))
 
 
-def _asc_rows(rng, n) -> list[dict]:
+def _asc_rows(rng, n) -> list[ClipRow]:
     frequency = np.array([6, 4, 4, 4, 4, 4]) / 26
     accuracy = np.array([0.15, 0.3, 0.45, 0.6, 0.75, 0.9])
     scene = rng.choice(len(SCENES), size=n, p=frequency)
     correct = rng.random(n) < accuracy[scene]
-    return [{"item": f"c{i:06d}", "run": 0, "truth": SCENES[s], "correct": bool(c)} for i, (s, c) in enumerate(zip(scene, correct))]
+    return [ClipRow(task="ASC", item=f"c{i:06d}", run=0, truth=SCENES[s], correct=bool(c)) for i, (s, c) in enumerate(zip(scene, correct))]
 
 
 def _asc_truth(rows) -> float:
     per_scene = {}
     for r in rows:
-        per_scene.setdefault(r["truth"], []).append(r["correct"])
+        per_scene.setdefault(r.truth, []).append(r.correct)
     return 100 * float(np.mean([np.mean(v) for v in per_scene.values()]))
 
 
-def _asr_rows(rng, n) -> list[dict]:
+def _asr_rows(rng, n) -> list[ClipRow]:
     words = rng.integers(4, 15, size=n)
     errors = rng.binomial(words, rng.beta(2, 5, size=n))
-    return [{"item": f"c{i:06d}", "run": 0, "errors": int(e), "ref_words": int(w)} for i, (e, w) in enumerate(zip(errors, words))]
+    return [ClipRow(task="ASR", item=f"c{i:06d}", run=0, errors=int(e), ref_words=int(w)) for i, (e, w) in enumerate(zip(errors, words))]
 
 
 def _asr_truth(rows) -> float:
-    return 100 * sum(r["errors"] for r in rows) / sum(r["ref_words"] for r in rows)
+    return 100 * sum(r.errors for r in rows) / sum(r.ref_words for r in rows)
 
 
 SCENARIOS = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sseu_harness.dataset.manifest import Item
-from sseu_harness.spec.snr import MODES, TASKS
+from sseu_harness.spec.tasks import MODES, TASKS
 
 
 @dataclass(frozen=True)

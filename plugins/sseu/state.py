@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Iterator
 import pytest
 
 from sseu_harness.results.records import Record
+from sseu_harness.scoring.rows import ClipRow
 
 if TYPE_CHECKING:
     from sseu_harness.run.session import Bench
@@ -43,11 +44,11 @@ class PredictionSink:
     def __init__(self, partial_dir: Path) -> None:
         self.partial_dir = partial_dir
 
-    def write(self, case_id: str, rows: list[dict]) -> None:
+    def write(self, case_id: str, rows: list[ClipRow]) -> None:
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         path = self.partial_dir / f"{case_id.replace(os.sep, '_')}.jsonl"
         with path.open("w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+            handle.writelines(row.to_json() + "\n" for row in rows)
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -78,12 +79,12 @@ class Ledger:
             if nodeid not in self.records and self.outcomes.get(nodeid) in (None, "passed")
         )
 
-    def case_rows(self) -> Iterator[tuple[str, list[dict]]]:
+    def case_rows(self) -> Iterator[tuple[str, list[ClipRow]]]:
         """(case id, its per-clip rows in (run, item) order), case by case in case-id order."""
         if not self.partial_dir.is_dir():
             return
         for path in sorted(self.partial_dir.glob("*.jsonl")):
             with path.open(encoding="utf-8") as handle:
-                rows = [json.loads(line) for line in handle]
+                rows = [ClipRow.from_json(line) for line in handle]
             if rows:
-                yield rows[0]["case"], sorted(rows, key=lambda row: (row["run"], row["item"]))
+                yield rows[0].case, sorted(rows, key=lambda row: (row.run, row.item))

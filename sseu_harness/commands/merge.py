@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     bounds = load_thresholds(args.thresholds) if args.thresholds else []
     available_snrs = sorted({snr for snrs in meta["task_snrs"].values() for snr in snrs}, key=sort_key)
     check_gates_config(bounds, baseline, available_snrs, meta, sharded=False)
-    clip_ids = {row["item"] for rep in reports for _, rows in rep.case_rows() for row in rows}
+    clip_ids = {row.item for rep in reports for _, rows in rep.case_rows() for row in rows}
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
         clip_ids, meta, bounds=bounds, selected={(r.model, r.task, r.mode) for r in case_records},

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.spec.snr import MODES
+from sseu_harness.spec.tasks import MODES
 
 SECRET_KEYS = ("api_key", "key", "token", "password", "secret")
 

@@ -9,12 +9,14 @@ clips by the task's own badness:
 * AT: how many true classes are ranked below, or tied with, a false one
   (ties separate nothing, so an answer naming no event counts every true class).
 
-Rows read with ``.get`` so reports from before refusals were counted still render.
+Rows of reports from before refusals were counted still render (`ClipRow` gives missing fields their defaults).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from sseu_harness.scoring.rows import ClipRow
 
 LIMIT = 50
 KINDS = ("error", "refusal", "parse failure", "worst")
@@ -22,7 +24,7 @@ KINDS = ("error", "refusal", "parse failure", "worst")
 
 @dataclass(frozen=True)
 class Clip:
-    row: dict
+    row: ClipRow
     reasons: tuple[str, ...]
     badness: float  # the task's measure of how wrong the clip is (0 = right)
 
@@ -35,37 +37,33 @@ class CaseDrill:
     clips: list[Clip] = field(default_factory=list)  # at most LIMIT
 
 
-def is_error(row: dict) -> bool:
-    return (row.get("failure") or "").startswith("error: ")
-
-
-def badness(task: str, row: dict, event_ids: list[str]) -> float:
+def badness(task: str, row: ClipRow, event_ids: list[str]) -> float:
     """How wrong a clip is, in the task's terms; 0 for a right answer."""
     if task == "ASR":
-        words = row.get("ref_words") or 0
-        return row.get("errors", 0) / words if words else float(bool(row.get("errors")))
+        words = row.ref_words or 0
+        return (row.errors or 0) / words if words else float(bool(row.errors))
     if task == "ASC":
-        return 0.0 if row.get("correct") else 1.0
-    scores = row.get("scores") or []
+        return 0.0 if row.correct else 1.0
+    scores = row.scores or []
     if len(scores) != len(event_ids):
         return 0.0
-    truth = set(row.get("truth") or [])
+    truth = set(row.truth or [])
     true_scores = [s for label, s in zip(event_ids, scores) if label in truth]
     false_scores = [s for label, s in zip(event_ids, scores) if label not in truth]
     top_false = max(false_scores, default=float("-inf"))
     return float(sum(s <= top_false for s in true_scores))
 
 
-def drill(case: str, task: str, rows: list[dict], event_ids: list[str], limit: int = LIMIT) -> CaseDrill:
+def drill(case: str, task: str, rows: list[ClipRow], event_ids: list[str], limit: int = LIMIT) -> CaseDrill:
     clips = []
     counts = dict.fromkeys(KINDS, 0)
     for row in rows:
         reasons = []
-        if is_error(row):
+        if row.is_error:
             reasons.append("error")
-        elif row.get("refused"):
+        elif row.refused:
             reasons.append("refusal")
-        elif row.get("failure"):
+        elif row.failure:
             reasons.append("parse failure")
         bad = badness(task, row, event_ids)
         if bad > 0:
@@ -74,5 +72,5 @@ def drill(case: str, task: str, rows: list[dict], event_ids: list[str], limit: i
             counts[reason] += 1
         if reasons:
             clips.append(Clip(row, tuple(reasons), bad))
-    clips.sort(key=lambda c: (KINDS.index(c.reasons[0]), -c.badness, c.row.get("run", 0), c.row.get("item", "")))
+    clips.sort(key=lambda c: (KINDS.index(c.reasons[0]), -c.badness, c.row.run, c.row.item))
     return CaseDrill(case, task, counts, clips[:limit])

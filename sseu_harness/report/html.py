@@ -159,22 +159,22 @@ def _table1_slices(records: list[Record]) -> list[tuple[str, str, str]]:
 
 def _clip_row(drill: CaseDrill, clip: Clip, where: dict) -> str:
     row = clip.row
-    answer = row.get("answer") or ""
+    answer = row.answer or ""
     shown = answer[:SHOWN_ANSWER] + (f"\n… ({len(answer) - SHOWN_ANSWER} more characters in predictions.jsonl)"
                                      if len(answer) > SHOWN_ANSWER else "")
     if drill.task == "ASR":
-        parsed, truth = row.get("hypothesis"), row.get("reference")
+        parsed, truth = row.hypothesis, row.reference
         measure = f"WER {clip.badness * 100:.0f} %"
     elif drill.task == "ASC":
-        parsed = f"{row.get('prediction')!s} → {row.get('predicted_scene')!s}"
-        truth, measure = row.get("truth"), "wrong scene" if clip.badness else ""
+        parsed = f"{row.prediction!s} → {row.predicted_scene!s}"
+        truth, measure = row.truth, "wrong scene" if clip.badness else ""
     else:
-        parsed = "; ".join(row.get("prediction") or []) if row.get("prediction") is not None else None
-        truth = "; ".join(row.get("truth") or [])
+        parsed = "; ".join(row.prediction or []) if row.prediction is not None else None
+        truth = "; ".join(row.truth or [])
         measure = f"{clip.badness:.0f} true class(es) not above a false one" if clip.badness else ""
     tags = "".join(f'<span class="tag tag-{r.split()[0]}">{escape(r)}</span>' for r in clip.reasons)
-    failure = f"<br><small>{escape(row['failure'])}</small>" if row.get("failure") else ""
-    return (f"<tr data-row{_attrs(**where)}>" + _text(row.get("item")) + _num(row.get("run", 0), 0)
+    failure = f"<br><small>{escape(row.failure)}</small>" if row.failure else ""
+    return (f"<tr data-row{_attrs(**where)}>" + _text(row.item) + _num(row.run, 0)
             + f"<td>{tags}{failure}</td>" + f"<td><pre>{escape(shown)}</pre></td>" + _text(parsed) + _text(truth)
             + f'<td data-sort="{clip.badness!r}">{escape(measure)}</td></tr>')
 

@@ -17,7 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sseu_harness.results.records import Record  # noqa: E402
-from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, parse_snr, sort_key  # noqa: E402
+from sseu_harness.spec.snr import parse_snr, sort_key  # noqa: E402
+from sseu_harness.spec.tasks import MODES, TASK, TASKS  # noqa: E402
 
 DEFAULT_STEP_DB = 5.0  # the paper's grid step: where +-inf go when fewer than two finite SNRs are plotted
 
@@ -80,11 +81,11 @@ def against_snr_figure(records: list[Record], task: str):
             high = [max(0.0, (p.value if p.ci_high is None else p.ci_high) - p.value) for p in points]
             ax.errorbar([x[p.snr] for p in points], ys, yerr=[low, high], marker="o", capsize=3,
                         label=f"{model} · {mode}")
-    metric = METRIC_OF_TASK[task]
+    metric = TASK[task].metric
     ax.set_xticks([x[snr] for snr in snrs], [snr_tick(snr) for snr in snrs])
     ax.invert_xaxis()  # clean speech on the left, as the tables' columns
     ax.set_xlabel("SNR (dB)")
-    ax.set_ylabel(f"{metric} (%, {'lower' if metric in LOWER_IS_BETTER else 'higher'} is better)")
+    ax.set_ylabel(f"{metric} (%, {'lower' if TASK[task].lower_is_better else 'higher'} is better)")
     ax.set_title(f"{task}: {metric} against SNR (95% bootstrap intervals)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -110,7 +111,7 @@ def _modes(records: list[Record]) -> bytes | None:
             ys = [got[model].value for model in models if model in got]
             ax.bar(xs, ys, width=width, label=mode)
         ax.set_xticks([k + 0.4 - width / 2 for k in range(len(models))], models, rotation=20, fontsize=8)
-        ax.set_title(f"{task} {METRIC_OF_TASK[task]} (avg 10..-10 dB)")
+        ax.set_title(f"{task} {TASK[task].metric} (avg 10..-10 dB)")
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=7)
     return _save(fig)

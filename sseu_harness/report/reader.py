@@ -11,6 +11,7 @@ from typing import Iterator
 from sseu_harness.errors import ConfigError
 from sseu_harness.report.writer import SUMMARY_SCHEMA
 from sseu_harness.results.records import Record
+from sseu_harness.scoring.rows import ClipRow
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,11 @@ class ReportDir:
     def case_records(self) -> list[Record]:
         return [r for r in self.records if not r.is_average]
 
-    def rows_by_case(self) -> dict[str, list[dict]]:
+    def rows_by_case(self) -> dict[str, list[ClipRow]]:
         """predictions.jsonl grouped by case id, in memory (a baseline's, for paired comparisons)."""
         return {case: rows for case, rows in self.case_rows()}
 
-    def case_rows(self) -> Iterator[tuple[str, list[dict]]]:
+    def case_rows(self) -> Iterator[tuple[str, list[ClipRow]]]:
         """(case id, rows) case by case, streaming predictions.jsonl (written in case order)."""
         path = self.path / "predictions.jsonl"
         try:
@@ -43,13 +44,13 @@ class ReportDir:
             raise ConfigError(f"{path} is missing: a report directory needs its per-clip predictions") from None
         with handle:
             rows = (_row(path, number, line) for number, line in enumerate(handle, start=1))
-            for case, group in groupby(rows, key=lambda row: row["case"]):
+            for case, group in groupby(rows, key=lambda row: row.case):
                 yield case, list(group)
 
 
-def _row(path: Path, number: int, line: str) -> dict:
+def _row(path: Path, number: int, line: str) -> ClipRow:
     try:
-        return json.loads(line)
+        return ClipRow.from_json(line)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg}); the report is damaged, rerun it") from None
 

@@ -10,7 +10,6 @@ the top of the report dir shows.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from sseu_harness.results.gates import (
 from sseu_harness.results.intervals import INTERVAL_METHOD, attach_intervals
 from sseu_harness.results.records import Record, with_averages
 from sseu_harness.results.thresholds import Bound
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.taxonomy import load_taxonomy
 
 
@@ -51,7 +51,7 @@ class Summary:
 def summarize(
     report_dir: Path,
     case_records: list[Record],
-    case_rows: Iterable[tuple[str, list[dict]]],
+    case_rows: Iterable[tuple[str, list[ClipRow]]],
     clip_ids: Iterable[str],
     meta: dict,
     *,
@@ -79,7 +79,7 @@ def summarize(
 def write_report(
     folder: Path,
     case_records: list[Record],
-    case_rows: Iterable[tuple[str, list[dict]]],
+    case_rows: Iterable[tuple[str, list[ClipRow]]],
     clip_ids: Iterable[str],
     meta: dict,
     *,
@@ -110,7 +110,7 @@ def write_report(
     with ReportWriter(folder) as out:
         predictions = out.stream("predictions.jsonl")
         for case, rows in case_rows:
-            predictions.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+            predictions.writelines(row.to_json() + "\n" for row in rows)
             record = by_case.get(case)
             if record is None:
                 continue

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from tabulate import tabulate
 
-from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, MODES, TASKS, sort_key
+from sseu_harness.spec.snr import sort_key
+from sseu_harness.spec.tasks import MODES, TASK, TASKS
 
 if TYPE_CHECKING:
     from sseu_harness.results.gates import GateResult
@@ -97,8 +98,8 @@ def table1(records: list[Record], fmt: str = "github", width: int | None = None,
                 continue
             columns = snrs + ["avg"]
             rows = [[m] + [show(index.get((m, task, c, mode))) for c in columns] for m in models]
-            metric = METRIC_OF_TASK[task]
-            arrow = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
+            metric = TASK[task].metric
+            arrow = "lower is better" if TASK[task].lower_is_better else "higher is better"
             title = f"Table 1 · {task} ({metric} %, {arrow}) · {mode}"
             out.append((title, fit(rows, ["system", *columns], fmt, width)))
     return out
@@ -117,7 +118,7 @@ def table2(records: list[Record], fmt: str = "github", width: int | None = None,
                 rows.append([model, mode, *map(show, cells)])
     if not rows:
         return None
-    headers = ["system", "mode", *(f"{t} {METRIC_OF_TASK[t]}" for t in TASKS)]
+    headers = ["system", "mode", *(f"{t} {TASK[t].metric}" for t in TASKS)]
     return "Table 2 · avg_mixed (mean over 10, 5, 0, -5, -10 dB)", fit(rows, headers, fmt, width, keep=2)
 
 

@@ -33,7 +33,9 @@ from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.manifest import Item, Manifest, load_manifest
 from sseu_harness.dataset.mixer import MIX_RATE, MIXER_VERSION, Mixer
 from sseu_harness.report.reader import ReportDir
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.snr import parse_snr, snr_label, sort_key
+from sseu_harness.spec.tasks import TASK
 
 KINDS = {"mixture": None, "speech": math.inf, "background": -math.inf}  # kind -> SNR (None: the case's own)
 SHOWN_ANSWER = 600
@@ -78,11 +80,11 @@ class Site:
     def __init__(self, report: ReportDir, manifest: Manifest, check: DataCheck) -> None:
         self.report, self.manifest, self.check = report, manifest, check
         self.records = {r.case: r for r in report.case_records}
-        self.rows: dict[str, dict[str, list[dict]]] = {}  # case -> clip id -> rows (one per run)
+        self.rows: dict[str, dict[str, list[ClipRow]]] = {}  # case -> clip id -> rows (one per run)
         for case, rows in report.case_rows():
             if case in self.records:
                 self.rows[case] = {item: list(group) for item, group in
-                                   groupby(sorted(rows, key=lambda r: (r["item"], r.get("run", 0))), key=lambda r: r["item"])}
+                                   groupby(sorted(rows, key=lambda r: (r.item, r.run)), key=lambda r: r.item)}
         self.items = {item.id: item for item in manifest.items}
         self._mixer = Mixer(manifest)
         self._lock = threading.Lock()  # the mixer's source cache is not thread-safe
@@ -155,15 +157,15 @@ def _answer_cell(site: Site, case: str, clip: str) -> str:
     parts = [_audio(case, clip, "mixture")]
     right = True
     for row in rows:
-        answer = row.get("answer") or ""
+        answer = row.answer or ""
         shown = answer[:SHOWN_ANSWER] + ("…" if len(answer) > SHOWN_ANSWER else "")
-        parsed = {"ASR": row.get("hypothesis"), "ASC": row.get("predicted_scene"), "AT": row.get("prediction")}[rec.task]
+        parsed = getattr(row, TASK[rec.task].prediction_field)
         if rec.task == "ASR":
-            right = right and not row.get("errors")
+            right = right and not row.errors
         elif rec.task == "ASC":
-            right = right and bool(row.get("correct"))
-        run = f"run {row.get('run', 0)}: " if len(rows) > 1 else ""
-        failure = f"<br><small>{escape(row['failure'])}</small>" if row.get("failure") else ""
+            right = right and bool(row.correct)
+        run = f"run {row.run}: " if len(rows) > 1 else ""
+        failure = f"<br><small>{escape(row.failure)}</small>" if row.failure else ""
         parts.append(f"<pre>{escape(run + shown)}</pre><small>parsed: {escape(json.dumps(parsed))}</small>{failure}")
     css = "" if rec.task == "AT" else (' class="good"' if right else ' class="bad"')
     return f"<td{css}>{''.join(parts)}</td>"
@@ -177,7 +179,7 @@ def case_page(site: Site, case: str) -> bytes:
     rows = []
     for clip in clips:
         first = site.rows[case][clip][0]
-        truth = first.get("reference") if rec.task == "ASR" else first.get("truth")
+        truth = getattr(first, TASK[rec.task].truth_field)
         rows.append(f'<tr data-clip="{escape(clip)}"><td>{escape(clip)}</td><td>{escape(json.dumps(truth))}</td>'
                     f"<td>{_audio(case, clip, 'speech')}</td><td>{_audio(case, clip, 'background')}</td>"
                     + "".join(_answer_cell(site, c, clip) for c in cases) + "</tr>")

@@ -6,10 +6,7 @@ case of a baseline run and with the other SNRs of its average. With several
 runs a replicate also draws runs with replacement (hierarchical bootstrap)
 and averages the metric over the drawn runs. A replicate is represented by
 its clip multiplicities (weights), so the metrics are computed exactly as on
-a resampled slice: WER = sum of errors / sum of reference words, mACC = mean
-over the scenes present of per-scene accuracy, mAP = mean over the classes
-with a positive of the weighted average precision (scikit-learn's definition
-with sample weights; the tests check it against scikit-learn).
+a resampled slice (the resampled metrics of `scoring/metrics.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sseu_harness.errors import ConfigError
+from sseu_harness.scoring.metrics import (
+    resampled_mean_accuracy,
+    resampled_mean_average_precision,
+    resampled_word_error_rate,
+)
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.taxonomy import load_taxonomy
 
 DEFAULT_RESAMPLES = 1000
@@ -68,9 +71,9 @@ class CaseClips:
     stats: dict[str, np.ndarray]
 
     @classmethod
-    def from_rows(cls, task: str, rows: list[dict]) -> "CaseClips":
-        clips = sorted({r["item"] for r in rows})
-        run_ids = sorted({r["run"] for r in rows})
+    def from_rows(cls, task: str, rows: list[ClipRow]) -> "CaseClips":
+        clips = sorted({r.item for r in rows})
+        run_ids = sorted({r.run for r in rows})
         col = {c: k for k, c in enumerate(clips)}
         runs = len(run_ids)
         if len(rows) != runs * len(clips):
@@ -79,23 +82,23 @@ class CaseClips:
         if task == "ASR":
             errors, words = np.zeros((runs, len(clips))), np.zeros(len(clips))
             for r in rows:
-                errors[pos[r["run"]], col[r["item"]]] = r["errors"]
-                words[col[r["item"]]] = r["ref_words"]
+                errors[pos[r.run], col[r.item]] = r.errors
+                words[col[r.item]] = r.ref_words
             stats = {"errors": errors, "words": words}
         elif task == "ASC":
             correct, scenes = np.zeros((runs, len(clips))), {}
             for r in rows:
-                correct[pos[r["run"]], col[r["item"]]] = bool(r["correct"])
-                scenes[r["item"]] = r["truth"]
+                correct[pos[r.run], col[r.item]] = bool(r.correct)
+                scenes[r.item] = r.truth
             names = sorted(set(scenes.values()))
             onehot = np.array([[scenes[c] == s for s in names] for c in clips], dtype=np.float64)
             stats = {"correct": correct, "scene": onehot}
         else:
-            first = rows[0]["scores"]
+            first = rows[0].scores
             scores, truth_sets = np.zeros((runs, len(clips), len(first))), {}
             for r in rows:
-                scores[pos[r["run"]], col[r["item"]]] = r["scores"]
-                truth_sets[r["item"]] = r["truth"]
+                scores[pos[r.run], col[r.item]] = r.scores
+                truth_sets[r.item] = r.truth
             labels = sorted({label for t in truth_sets.values() for label in t})
             truth = np.array([[label in truth_sets[c] for label in labels] for c in clips], dtype=np.float64)
             stats = {"truth": truth, "scores": scores, "labels": np.array(labels, dtype=object)}
@@ -112,32 +115,12 @@ class CaseClips:
 
     def _per_run(self, weights: np.ndarray) -> np.ndarray:
         if self.task == "ASR":
-            words = weights @ self.stats["words"]
-            return 100.0 * (weights @ self.stats["errors"].T) / words[:, None]
+            return resampled_word_error_rate(weights, self.stats["errors"], self.stats["words"])
         if self.task == "ASC":
-            onehot = self.stats["scene"]
-            totals = weights @ onehot  # (B, scenes)
-            out = np.empty((weights.shape[0], self.runs))
-            present = totals > 0
-            for run in range(self.runs):
-                hits = weights @ (onehot * self.stats["correct"][run][:, None])
-                acc = np.divide(hits, totals, out=np.zeros_like(hits), where=present)
-                out[:, run] = 100.0 * acc.sum(axis=1) / present.sum(axis=1)
-            return out
-        return np.stack([self._map(weights, self.stats["scores"][run]) for run in range(self.runs)], axis=1)
-
-    def _map(self, weights: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """Mean over event classes with a (weighted) positive of the weighted AP; classes not in the truth sets score as missing."""
-        truth = self.stats["truth"]
-        labels = list(self.stats["labels"])
+            return resampled_mean_accuracy(weights, self.stats["correct"], self.stats["scene"])
         index = {e: k for k, e in enumerate(load_taxonomy().event_ids)}
-        aps, valid = [], []
-        for j, label in enumerate(labels):
-            ap, has = weighted_average_precision(truth[:, j], scores[:, index[label]], weights)
-            aps.append(ap)
-            valid.append(has)
-        aps, valid = np.array(aps), np.array(valid)
-        return 100.0 * np.where(valid, aps, 0).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+        columns = [index[label] for label in self.stats["labels"]]
+        return resampled_mean_average_precision(weights, self.stats["truth"], self.stats["scores"], columns)
 
     def values(self, draws: Draws) -> np.ndarray:
         """Per-replicate value of the case (mean over the replicate's drawn runs): shape (B,)."""
@@ -165,27 +148,6 @@ def hierarchical_mean(per_run: np.ndarray, draws: Draws) -> np.ndarray:
         return per_run[:, 0]
     choice = draws.run_choice(runs)
     return np.take_along_axis(per_run, choice, axis=1).mean(axis=1)
-
-
-def weighted_average_precision(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """AP of one class under each replicate's clip weights; (ap (B,), defined (B,)).
-
-    Same definition as scikit-learn's `average_precision_score` with
-    `sample_weight`: sum over score thresholds of (R_k - R_k-1) P_k, tied
-    scores forming one threshold.
-    """
-    order = np.argsort(-scores, kind="stable")
-    y, s = truth[order], scores[order]
-    w = weights[:, order]
-    tp = np.cumsum(w * y, axis=1)
-    seen = np.cumsum(w, axis=1)
-    last_of_tie = np.r_[s[1:] != s[:-1], True]
-    tp, seen = tp[:, last_of_tie], seen[:, last_of_tie]
-    positives = tp[:, -1]
-    precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
-    recall = np.divide(tp, positives[:, None], out=np.zeros_like(tp), where=positives[:, None] > 0)
-    steps = np.diff(np.concatenate([np.zeros((tp.shape[0], 1)), recall], axis=1), axis=1)
-    return (steps * precision).sum(axis=1), positives > 0
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:

@@ -22,7 +22,9 @@ from sseu_harness.results.bootstrap import CaseClips, Draws, hierarchical_mean, 
 from sseu_harness.results.compat import check_same_config
 from sseu_harness.results.records import Record
 from sseu_harness.results.thresholds import AVERAGES, Bound
-from sseu_harness.spec.snr import LOWER_IS_BETTER, METRIC_OF_TASK, parse_snr, tasks_at
+from sseu_harness.scoring.rows import ClipRow
+from sseu_harness.spec.snr import parse_snr, tasks_at
+from sseu_harness.spec.tasks import TASK
 
 ALPHA = 0.05  # family-wise error rate of the regression gate
 HEARING = "hearing"  # the hearing gate's name
@@ -77,7 +79,7 @@ def _matches(bound: Bound, record: Record) -> bool:
 def _bound_breach(bound: Bound, record: Record) -> str | None:
     """The failure message when the record's value is on the wrong side of the limit."""
     value = record.value
-    lower = bound.metric in LOWER_IS_BETTER
+    lower = TASK[bound.task].lower_is_better
     if (value > bound.limit) if lower else (value < bound.limit):
         op = "<=" if lower else ">="
         case = "-".join(record.slice)
@@ -179,8 +181,8 @@ def pair(case: str, now: CaseClips, before: CaseClips, draws: Draws) -> Paired:
     """
     if now.clips != before.clips:
         raise ConfigError(f"case {case} scored other clips in the baseline; compare runs of the same data")
-    metric = METRIC_OF_TASK[now.task]
-    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    metric = TASK[now.task].metric
+    sign = 1.0 if TASK[now.task].lower_is_better else -1.0
     worse = sign * (hierarchical_mean(now.per_run(now.weights(draws)), draws)
                     - hierarchical_mean(before.per_run(before.weights(draws)), draws))
     current, baseline = float(np.mean(now.point())), float(np.mean(before.point()))
@@ -259,14 +261,14 @@ class HearingCheck:
     def from_meta(cls, meta: dict) -> "HearingCheck":
         return cls({label: spec.get("listens") for label, spec in (meta.get("models") or {}).items()})
 
-    def add(self, case: str, model: str, rows: list[dict]) -> None:
+    def add(self, case: str, model: str, rows: list[ClipRow]) -> None:
         if not self.listens.get(model):
             return
         runs: dict[int, list] = {}
         for row in rows:
             signature = answer_signature(row)
             if signature is not None:
-                runs.setdefault(int(row.get("run", 0)), []).append(signature)
+                runs.setdefault(int(row.run), []).append(signature)
         clips = max((len(answers) for answers in runs.values()), default=0)
         distinct = max((len(set(answers)) for answers in runs.values() if len(answers) >= HEARING_MIN_CLIPS), default=0)
         self.cases[case] = CaseAnswers(model, clips, distinct)
@@ -314,17 +316,17 @@ class HearingCheck:
         return GateResult(HEARING, not failed, message), figures
 
 
-def answer_signature(row: dict) -> tuple | None:
+def answer_signature(row: ClipRow) -> tuple | None:
     """What makes two answers the same: the raw text, or the class scores; None for a failed call."""
-    if str(row.get("failure") or "").startswith("error: "):
+    if row.is_error:
         return None
-    if row.get("class_scores") is not None:
-        return ("scores", tuple(row["class_scores"]))
-    if row.get("answer_sha256"):  # an answer longer than the stored part
-        return ("text-sha256", row["answer_sha256"])
-    if row.get("answer") == CLASS_SCORES_PLACEHOLDER:
+    if row.class_scores is not None:
+        return ("scores", tuple(row.class_scores))
+    if row.answer_sha256:  # an answer longer than the stored part
+        return ("text-sha256", row.answer_sha256)
+    if row.answer == CLASS_SCORES_PLACEHOLDER:
         return None  # a report written before rows kept the scores: cannot tell
-    return ("text", row.get("answer", ""))
+    return ("text", row.answer)
 
 
 def _clip_span(cases: list[CaseAnswers]) -> str:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, fields
 from typing import Iterable
 
 from sseu_harness.spec.cases import Case
-from sseu_harness.spec.snr import MIXED_SNRS_DB, MODES, TASKS, snr_label, sort_key
+from sseu_harness.spec.snr import MIXED_SNRS_DB, snr_label, sort_key
+from sseu_harness.spec.tasks import MODES, TASKS
 
 RECORD_FIELDS = ("model", "task", "snr", "mode", "metric", "value", "std", "ci_low", "ci_high", "runs", "n",
                  "parse_failures", "refusals", "errors")

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.spec.snr import METRIC_OF_TASK, MODES, TASKS, parse_snr, snr_label
+from sseu_harness.spec.snr import parse_snr, snr_label
+from sseu_harness.spec.tasks import MODES, TASK, TASKS
 
 AVERAGES = ("avg", "avg_mixed")
 _KEYS = ("model", "task", "snr", "mode", "metric", "limit")
@@ -37,7 +38,7 @@ class Bound:
 
     @property
     def metric(self) -> str:
-        return METRIC_OF_TASK[self.task]
+        return TASK[self.task].metric
 
     @property
     def on_average(self) -> bool:
@@ -70,9 +71,9 @@ def _bound(entry: dict, where: str) -> Bound:
     task = entry.get("task")
     if task not in TASKS:
         raise ConfigError(f"{where}: task {task!r} is not one of {', '.join(TASKS)}")
-    metric = entry.get("metric", METRIC_OF_TASK[task])
-    if metric != METRIC_OF_TASK[task]:
-        raise ConfigError(f"{where}: metric {metric!r} does not belong to {task}; {task} is scored by {METRIC_OF_TASK[task]}")
+    metric = entry.get("metric", TASK[task].metric)
+    if metric != TASK[task].metric:
+        raise ConfigError(f"{where}: metric {metric!r} does not belong to {task}; {task} is scored by {TASK[task].metric}")
     limit = entry.get("limit")
     if isinstance(limit, bool) or not isinstance(limit, (int, float)):
         raise ConfigError(f"{where}: limit must be a number in percent, got {limit!r}")

@@ -18,6 +18,7 @@ from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_
 from sseu_harness.scoring.embedders.registry import make_embedder
 from sseu_harness.errors import ConfigError
 from sseu_harness.models.resolve import FunctionFactory, ModelSpec
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.scoring.slices import evaluate_slice
 from sseu_harness.run.inference import AnswerSource, ModelSlot, Progress
 from sseu_harness.dataset.manifest import Item, Manifest, load_manifest
@@ -29,7 +30,8 @@ from sseu_harness.spec.prompts import PromptSet, load_prompts
 from sseu_harness.results.records import Record, case_record
 from sseu_harness.scoring.confidences import Scorer
 from sseu_harness.run.store import PredictionStore
-from sseu_harness.spec.snr import MODES, PAPER_SNRS_DB, TASKS, parse_snr, snr_label, sort_key, tasks_at
+from sseu_harness.spec.snr import PAPER_SNRS_DB, parse_snr, snr_label, sort_key, tasks_at
+from sseu_harness.spec.tasks import MODES, TASKS
 from sseu_harness.spec.taxonomy import load_taxonomy
 
 
@@ -132,7 +134,7 @@ class Bench:
             for seed in self.seeds:
                 self.answers.plan(slot, items, case, prompt, seed)
 
-    def run_case(self, case: Case, progress: Progress | None = None) -> tuple[Record, list[dict]]:
+    def run_case(self, case: Case, progress: Progress | None = None) -> tuple[Record, list[ClipRow]]:
         """(record, per-clip prediction rows) of one case over all runs.
 
         ``seconds``: the model time charged to the case (README, Performance) plus its own scoring time.
@@ -144,16 +146,14 @@ class Bench:
         for run, seed in enumerate(self.seeds):
             got = self.answers.answers(slot, items, case, prompt, seed, progress)
             started = time.perf_counter()
-            result = evaluate_slice(case.task, case.mode, items, got.answers, self.scorer, self.normalizer)
+            result = evaluate_slice(case, run, seed, items, got.answers, self.scorer, self.normalizer)
             values.append(result.value)
             failures += result.failures
             refusals += result.refusals
             errors += result.errors
             first_errors += result.first_errors
             from_store += got.from_store
-            for row in result.rows:
-                rows.append({"case": case.id, "model": case.model, "task": case.task, "snr": case.snr,
-                             "mode": case.mode, "run": run, "seed": seed, **row})
+            rows += result.rows
             seconds += got.model_seconds + time.perf_counter() - started
         record = case_record(
             case, values, self.seeds, len(items), failures, seconds, refusals=refusals,

@@ -1,4 +1,9 @@
-"""The paper's three metrics, all in percent: WER (ASR), mACC (ASC), mAP (AT)."""
+"""The paper's three metrics, all in percent: WER (ASR), mACC (ASC), mAP (AT).
+
+Each comes plain (one slice) and resampled: under bootstrap replicates given as
+clip multiplicities (weights, shape (B, clips)), computed exactly as the plain
+metric on the resampled slice, for every run at once (`results/bootstrap.py`).
+"""
 
 from __future__ import annotations
 
@@ -95,3 +100,63 @@ def mean_average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
         )
     aps = [average_precision_score(truth[:, k].astype(int), scores[:, k]) for k in present]
     return 100.0 * float(np.mean(aps))
+
+
+def resampled_word_error_rate(weights: np.ndarray, errors: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """WER per replicate and run (B, runs): sum of errors / sum of reference words; errors (runs, clips), words (clips,)."""
+    total = weights @ words
+    return 100.0 * (weights @ errors.T) / total[:, None]
+
+
+def resampled_mean_accuracy(weights: np.ndarray, correct: np.ndarray, scenes: np.ndarray) -> np.ndarray:
+    """mACC per replicate and run (B, runs): mean over the scenes present of per-scene accuracy;
+    correct (runs, clips) as 0/1, scenes (clips, scenes) one-hot."""
+    totals = weights @ scenes  # (B, scenes)
+    out = np.empty((weights.shape[0], correct.shape[0]))
+    present = totals > 0
+    for run in range(correct.shape[0]):
+        hits = weights @ (scenes * correct[run][:, None])
+        acc = np.divide(hits, totals, out=np.zeros_like(hits), where=present)
+        out[:, run] = 100.0 * acc.sum(axis=1) / present.sum(axis=1)
+    return out
+
+
+def resampled_mean_average_precision(weights: np.ndarray, truth: np.ndarray, scores: np.ndarray,
+                                     columns: list[int]) -> np.ndarray:
+    """mAP per replicate and run (B, runs): mean over the classes with a (weighted) positive of the weighted AP.
+
+    truth (clips, classes) 0/1 for the classes of the truth sets; scores (runs, clips, events), where class j's
+    scores are column `columns[j]`. A class without a positive in a replicate is left out of its mean.
+    """
+    return np.stack([_resampled_map(weights, truth, scores[run], columns) for run in range(scores.shape[0])], axis=1)
+
+
+def _resampled_map(weights: np.ndarray, truth: np.ndarray, scores: np.ndarray, columns: list[int]) -> np.ndarray:
+    aps, valid = [], []
+    for j, column in enumerate(columns):
+        ap, has = weighted_average_precision(truth[:, j], scores[:, column], weights)
+        aps.append(ap)
+        valid.append(has)
+    aps, valid = np.array(aps), np.array(valid)
+    return 100.0 * np.where(valid, aps, 0).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+
+
+def weighted_average_precision(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AP of one class under each replicate's clip weights; (ap (B,), defined (B,)).
+
+    Same definition as scikit-learn's `average_precision_score` with
+    `sample_weight`: sum over score thresholds of (R_k - R_k-1) P_k, tied
+    scores forming one threshold.
+    """
+    order = np.argsort(-scores, kind="stable")
+    y, s = truth[order], scores[order]
+    w = weights[:, order]
+    tp = np.cumsum(w * y, axis=1)
+    seen = np.cumsum(w, axis=1)
+    last_of_tie = np.r_[s[1:] != s[:-1], True]
+    tp, seen = tp[:, last_of_tie], seen[:, last_of_tie]
+    positives = tp[:, -1]
+    precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+    recall = np.divide(tp, positives[:, None], out=np.zeros_like(tp), where=positives[:, None] > 0)
+    steps = np.diff(np.concatenate([np.zeros((tp.shape[0], 1)), recall], axis=1), axis=1)
+    return (steps * precision).sum(axis=1), positives > 0

@@ -43,14 +43,13 @@ from typing import Iterable
 from sseu_harness.files.toml_table import read_table
 from sseu_harness.errors import ConfigError
 from sseu_harness.scoring.refusals import is_refusal
-from sseu_harness.spec.snr import MODES, TASKS
+from sseu_harness.spec.tasks import MODES, TASK, TASKS
 
 PARSER_VERSION = "sseu-parser-2"  # 2: refusals (data/refusals.toml) give empty predictions
 LABELS_FILE = Path(__file__).resolve().parents[1] / "data" / "parser_labels.toml"
 KEEP_CHARS = 20_000  # read from each end of an answer; the middle of a longer one is ignored
 MAX_SCENE_WORDS = 6  # an unlabelled one-line ASC answer this short is taken as the scene
 
-_FIELD_OF_TASK = {"ASR": "transcript", "ASC": "scene", "AT": "events"}
 _DISPLAY = {"transcript": "Transcript", "scene": "Scene", "events": "Events"}
 _LABEL_SCAN = 300  # labels sit at a line's start; scanning a prefix keeps regexes linear
 
@@ -121,7 +120,7 @@ def parse_answer(text: str, task: str, mode: str) -> ParsedAnswer:
     if mode == "cot":
         lines = _after_last_marker(lines, vocab)
     labelled = [_match_label(line, vocab) for line in lines]
-    wanted = ("transcript", "scene", "events") if mode != "independent" else (_FIELD_OF_TASK[task],)
+    wanted = ("transcript", "scene", "events") if mode != "independent" else (TASK[task].answer_field,)
     whole_declines = is_refusal(" ".join(line for line in lines if line))
     found: dict[str, object] = {}
     failures: list[str] = []

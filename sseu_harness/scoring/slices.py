@@ -20,6 +20,9 @@ from sseu_harness.scoring.metrics import clip_word_errors, mean_accuracy, mean_a
 from sseu_harness.scoring.normalizer import Normalizer, get_normalizer
 from sseu_harness.scoring.parser import parse_answer
 from sseu_harness.scoring.confidences import Scorer
+from sseu_harness.scoring.rows import ClipRow
+from sseu_harness.spec.cases import Case
+from sseu_harness.spec.tasks import TASK
 
 MAX_STORED_ANSWER = 4_000  # characters of a raw answer kept in predictions.jsonl
 FIRST_ERRORS = 3  # reasons of failed model calls quoted in a record
@@ -31,7 +34,7 @@ class SliceResult:
     failures: int  # unparsable answers (including empty ones)
     errors: int  # failed model calls (exceptions, timeouts)
     refusals: int  # answers that declined (scored as empty predictions)
-    rows: list[dict]  # one per clip, for predictions.jsonl: also the per-clip figures the bootstrap resamples
+    rows: list[ClipRow]  # one per clip, for predictions.jsonl: also the per-clip figures the bootstrap resamples
     first_errors: list[str] = field(default_factory=list)
 
 
@@ -50,76 +53,74 @@ def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
         scores = answer.scenes if task == "ASC" else answer.events
         return _Clip(scores, None if scores is not None else "model gives no class scores", False)
     parsed = parse_answer(answer, task, mode)
-    field = _FIELD_OF_TASK[task]
+    field = TASK[task].answer_field
     value = getattr(parsed, field)
     if field in parsed.refused:
         return _Clip(value, None, False, refused=True)
     return _Clip(value, None if value is not None else (parsed.failure or "unparsable"), False)
 
 
-_FIELD_OF_TASK = {"ASR": "transcript", "ASC": "scene", "AT": "events"}
-
-
-def _row(item: Item, answer: Answer | Failure, clip: _Clip, **fields) -> dict:
+def _row(case: Case, run: int, seed: int, item: Item, answer: Answer | Failure, clip: _Clip, fields: dict) -> ClipRow:
     raw = answer if isinstance(answer, str) else ("" if isinstance(answer, Failure) else "<class scores>")
     if isinstance(answer, ClassScores) and clip.value is not None:  # the model's own scores (the hearing gate)
         fields["class_scores"] = [float(v) for v in np.asarray(clip.value).ravel()]
     if len(raw) > MAX_STORED_ANSWER:  # the hearing gate compares whole answers, not their stored beginnings
         fields["answer_sha256"] = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-    return {"item": item.id, "answer": raw[:MAX_STORED_ANSWER], "failure": clip.failure, "refused": clip.refused,
-            **fields}
+    return ClipRow(case=case.id, model=case.model, task=case.task, snr=case.snr, mode=case.mode, run=run, seed=seed,
+                   item=item.id, answer=raw[:MAX_STORED_ANSWER], failure=clip.failure, refused=clip.refused, **fields)
 
 
-def evaluate_slice(task: str, mode: str, items: Sequence[Item], answers: Sequence[Answer | Failure],
+def evaluate_slice(case: Case, run: int, seed: int, items: Sequence[Item], answers: Sequence[Answer | Failure],
                    scorer: Scorer, normalizer: Normalizer | None = None) -> SliceResult:
-    clips = [_clip(a, task, mode) for a in answers]
+    """The metric of one run (`run`, `seed`) of `case` on its slice, with one row per clip."""
+    clips = [_clip(a, case.task, case.mode) for a in answers]
     errors = [c.failure.removeprefix("error: ") for c in clips if c.error]
     failures = sum(c.failure is not None and not c.error for c in clips)
-    if task == "ASR":
-        value, rows = _asr(items, answers, clips, normalizer or get_normalizer())
-    elif task == "ASC":
-        value, rows = _asc(items, answers, clips, scorer)
-    else:
-        value, rows = _at(items, answers, clips, scorer)
+    value, figures = _SCORE[case.task](items, answers, clips, scorer, normalizer)
+    rows = [_row(case, run, seed, item, answer, clip, fields)
+            for item, answer, clip, fields in zip(items, answers, clips, figures)]
     return SliceResult(value, failures, len(errors), sum(c.refused for c in clips), rows, errors[:FIRST_ERRORS])
 
 
-def _asr(items, answers, clips, normalizer: Normalizer) -> tuple[float, list[dict]]:
+def _asr(items, answers, clips, scorer: Scorer, normalizer: Normalizer | None) -> tuple[float, list[dict]]:
+    normalizer = normalizer or get_normalizer()
     hyps = [c.value or "" for c in clips]
-    rows = []
-    for item, answer, clip, hyp in zip(items, answers, clips, hyps):
+    figures = []
+    for item, clip, hyp in zip(items, clips, hyps):
         errors, words = clip_word_errors(item.speech.transcript, hyp, normalizer)
-        rows.append(_row(item, answer, clip, reference=item.speech.transcript, hypothesis=clip.value,
-                         errors=errors, ref_words=words))
-    return word_error_rate([i.speech.transcript for i in items], hyps, normalizer), rows
+        figures.append(dict(reference=item.speech.transcript, hypothesis=clip.value, errors=errors, ref_words=words))
+    return word_error_rate([i.speech.transcript for i in items], hyps, normalizer), figures
 
 
-def _asc(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
+def _asc(items, answers, clips, scorer: Scorer, normalizer: Normalizer | None) -> tuple[float, list[dict]]:
     texts = [c.value if isinstance(c.value, str) else None for c in clips]
     from_text = scorer.scene_confidences_many(texts)
-    predicted, rows = [], []
+    predicted, figures = [], []
     for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
         conf = np.asarray(clip.value) if isinstance(answer, ClassScores) and clip.value is not None else from_text[k]
         scene = scorer.predicted_scene_id(conf)
         predicted.append(scene)
-        rows.append(_row(item, answer, clip, truth=item.background.scene, prediction=texts[k], predicted_scene=scene,
-                         correct=scene == item.background.scene))
-    return mean_accuracy([i.background.scene for i in items], predicted), rows
+        figures.append(dict(truth=item.background.scene, prediction=texts[k], predicted_scene=scene,
+                            correct=scene == item.background.scene))
+    return mean_accuracy([i.background.scene for i in items], predicted), figures
 
 
-def _at(items, answers, clips, scorer: Scorer) -> tuple[float, list[dict]]:
+def _at(items, answers, clips, scorer: Scorer, normalizer: Normalizer | None) -> tuple[float, list[dict]]:
     event_ids = scorer.taxonomy.event_ids
     lists = [list(c.value) if isinstance(c.value, tuple) else None for c in clips]
     from_text = scorer.event_confidences_many(lists)
     truth = np.zeros((len(items), len(event_ids)), dtype=np.int8)
     scores = np.zeros((len(items), len(event_ids)))
-    rows = []
+    figures = []
     for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
         truth[k, [event_ids.index(label) for label in item.background.event_labels]] = 1
         if isinstance(answer, ClassScores) and clip.value is not None:
             scores[k] = clip.value
         else:
             scores[k] = from_text[k]
-        rows.append(_row(item, answer, clip, truth=list(item.background.event_labels), prediction=lists[k],
-                         scores=[float(v) for v in scores[k]]))
-    return mean_average_precision(truth, scores), rows
+        figures.append(dict(truth=list(item.background.event_labels), prediction=lists[k],
+                            scores=[float(v) for v in scores[k]]))
+    return mean_average_precision(truth, scores), figures
+
+
+_SCORE = {"ASR": _asr, "ASC": _asc, "AT": _at}  # the plain metric of each task and its per-clip figures

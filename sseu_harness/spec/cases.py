@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.spec.snr import METRIC_OF_TASK, MODES, TASKS, parse_snr, snr_label, sort_key, tasks_at
+from sseu_harness.spec.snr import parse_snr, snr_label, sort_key, tasks_at
+from sseu_harness.spec.tasks import MODES, TASK, TASKS
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Case:
 
     @property
     def metric(self) -> str:
-        return METRIC_OF_TASK[self.task]
+        return TASK[self.task].metric
 
     @property
     def group(self) -> str:

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.spec.snr import MODES, TASKS
+from sseu_harness.spec.tasks import MODES, TASKS
 
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "data" / "prompts" / "sseu-prompts-1.toml"
 

@@ -13,11 +13,7 @@ import math
 import re
 
 from sseu_harness.errors import ConfigError
-
-TASKS = ("ASR", "ASC", "AT")
-MODES = ("independent", "joint", "cot")
-METRIC_OF_TASK = {"ASR": "WER", "ASC": "mACC", "AT": "mAP"}
-LOWER_IS_BETTER = {"WER"}
+from sseu_harness.spec.tasks import TASKS
 
 PAPER_SNRS_DB = (math.inf, 10.0, 5.0, 0.0, -5.0, -10.0, -math.inf)
 MIXED_SNRS_DB = (10.0, 5.0, 0.0, -5.0, -10.0)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from sseu_harness.cli import main as cli
 from sseu_harness.results.gates import HEARING_MIN_CLIPS as MIN_CLIPS, HearingCheck
 from sseu_harness.results.records import Record
+from sseu_harness.scoring.rows import ClipRow
 
 from tests.helpers.session_runner import DEMO_ITEMS, run_pytest, summary
 
 ONE_SNR = ("--sseu-snrs=0", "--sseu-modes=independent")
 
 
-def rows(answers: list, run: int = 0) -> list[dict]:
-    return [{"item": f"i{k}", "run": run, "answer": a, "failure": None} for k, a in enumerate(answers)]
+def rows(answers: list, run: int = 0) -> list[ClipRow]:
+    return [ClipRow(item=f"i{k}", run=run, answer=a, failure=None) for k, a in enumerate(answers)]
 
 
 def meta(**listens: bool) -> dict:
@@ -53,8 +55,8 @@ def test_one_case_that_varies_is_enough_and_small_or_failed_cases_are_not_judged
     small = HearingCheck.from_meta(meta(m=True))
     small.add("m-ASR-snr_0-independent", "m", rows(["same"] * (MIN_CLIPS - 1)))
     failed = rows(["same"] * 20)
-    for row in failed[3:]:  # failed model calls are no answers: 3 answered clips are too few to judge
-        row["failure"] = "error: RuntimeError: boom"
+    # failed model calls are no answers: 3 answered clips are too few to judge
+    failed[3:] = [replace(row, failure="error: RuntimeError: boom") for row in failed[3:]]
     small.add("m-ASC-snr_0-independent", "m", failed)
     gate, figures = small.result([])
     assert gate.passed and "nothing to judge" in gate.message and figures["models"]["m"]["cases_checked"] == 0
@@ -62,7 +64,7 @@ def test_one_case_that_varies_is_enough_and_small_or_failed_cases_are_not_judged
 
 def test_long_answers_are_compared_whole_not_by_their_stored_beginning():
     check = HearingCheck.from_meta(meta(m=True))
-    long = [{"item": f"i{k}", "run": 0, "answer": "x" * 4000, "failure": None, "answer_sha256": f"{k:064x}"}
+    long = [ClipRow(item=f"i{k}", run=0, answer="x" * 4000, failure=None, answer_sha256=f"{k:064x}")
             for k in range(6)]
     check.add("m-ASR-snr_0-independent", "m", long)
     assert check.result([])[0].passed
@@ -70,7 +72,7 @@ def test_long_answers_are_compared_whole_not_by_their_stored_beginning():
 
 def test_identical_class_scores_count_as_one_answer_and_references_are_not_checked():
     check = HearingCheck.from_meta(meta(clap=True, oracle=False))
-    same = [{"item": f"i{k}", "run": 0, "answer": "<class scores>", "failure": None, "class_scores": [0.1, 0.9]}
+    same = [ClipRow(item=f"i{k}", run=0, answer="<class scores>", failure=None, class_scores=[0.1, 0.9])
             for k in range(8)]
     check.add("clap-ASC-snr_0-independent", "clap", same)
     check.add("oracle-ASR-snr_0-independent", "oracle", rows(["same"] * 8))

@@ -75,7 +75,7 @@ def test_answers_at_every_snr_stand_side_by_side_escaped(site_url):
     status, data, _ = get(f"{base}/case/hostile-ASC-snr_0-independent")
     page = data.decode()
     assert status == 200 and "<th>snr_0 (this case)</th>" in page and "<th>snr_m10</th>" in page
-    rows = {(r["case"], r["item"]): r for _, rs in report.case_rows() for r in rs}
+    rows = {(r.case, r.item): json.loads(r.to_json()) for _, rs in report.case_rows() for r in rs}
     for clip in ("demo-home-01", "demo-cafe_restaurant-01", "demo-home-05"):  # wrong, HTML, failed call
         row = page[page.index(f'data-clip="{clip}"'):]
         row = row[:row.index("</tr>")]

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from sseu_harness.results.bootstrap import CaseClips, draw, interval, weighted_average_precision
+from sseu_harness.results.bootstrap import CaseClips, draw, interval
+from sseu_harness.scoring.metrics import weighted_average_precision
 from sseu_harness.results.gates import pair
 from sseu_harness.scoring.metrics import mean_accuracy, mean_average_precision
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.taxonomy import load_taxonomy
 
 EVENTS = load_taxonomy().event_ids
@@ -29,7 +31,7 @@ def test_weighted_ap_is_sklearn_ap_with_sample_weights(seed):
 
 
 def _rows_at(truths, scores_by_run):
-    return [{"item": f"c{i}", "run": r, "truth": truths[i], "scores": list(scores_by_run[r][i])}
+    return [ClipRow(item=f"c{i}", run=r, truth=truths[i], scores=list(scores_by_run[r][i]))
             for r in range(len(scores_by_run)) for i in range(len(truths))]
 
 
@@ -50,17 +52,17 @@ def test_a_replicate_equals_the_metric_of_the_resampled_slice():
 def test_asc_and_asr_replicates_match_the_plain_metrics():
     scenes = ["home", "home", "city_center", "metro_station", "city_center", "home"]
     correct = [True, False, True, False, False, True]
-    asc = CaseClips.from_rows("ASC", [{"item": f"c{i}", "run": 0, "truth": s, "correct": c}
+    asc = CaseClips.from_rows("ASC", [ClipRow(item=f"c{i}", run=0, truth=s, correct=c)
                                       for i, (s, c) in enumerate(zip(scenes, correct))])
     predicted = [s if c else None for s, c in zip(scenes, correct)]
     assert asc.point()[0] == pytest.approx(mean_accuracy(scenes, predicted))
-    asr = CaseClips.from_rows("ASR", [{"item": f"c{i}", "run": 0, "errors": e, "ref_words": w}
+    asr = CaseClips.from_rows("ASR", [ClipRow(item=f"c{i}", run=0, errors=e, ref_words=w)
                                       for i, (e, w) in enumerate([(1, 5), (0, 3), (4, 4)])])
     assert asr.point()[0] == pytest.approx(100 * 5 / 12)
 
 
 def test_runs_are_resampled_and_intervals_cover_the_point():
-    rows = [{"item": f"c{i}", "run": r, "errors": (i + r) % 3, "ref_words": 4} for r in range(3) for i in range(30)]
+    rows = [ClipRow(item=f"c{i}", run=r, errors=(i + r) % 3, ref_words=4) for r in range(3) for i in range(30)]
     clips = CaseClips.from_rows("ASR", rows)
     draws = draw(clips.clips, resamples=500, seed=0)
     values = clips.values(draws)
@@ -73,7 +75,7 @@ def test_runs_are_resampled_and_intervals_cover_the_point():
 def test_each_side_draws_its_runs_from_its_own_count():
     """A 3-run baseline against a 1-run session: the baseline's replicates draw all three of its runs evenly."""
     def asr(runs, errors_of_run):
-        return CaseClips.from_rows("ASR", [{"item": f"c{i}", "run": r, "errors": errors_of_run(r), "ref_words": 4}
+        return CaseClips.from_rows("ASR", [ClipRow(item=f"c{i}", run=r, errors=errors_of_run(r), ref_words=4)
                                            for r in range(runs) for i in range(40)])
 
     session = asr(1, lambda r: 1)  # WER 25 % on every clip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import jiwer
@@ -10,6 +11,7 @@ import jiwer
 from sseu_harness.spec.cases import Case
 from sseu_harness.report.drilldown import LIMIT, badness, drill
 from sseu_harness.scoring.metrics import clip_word_errors
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.results.records import case_record, with_averages
 from sseu_harness.report.writer import ReportWriter, write_summary_files
 from sseu_harness.spec.taxonomy import load_taxonomy
@@ -38,7 +40,7 @@ class Page(HTMLParser):
 def test_asr_badness_is_the_clip_wer():
     for ref, hyp in [("the birch canoe slid", "the birch canoe"), ("a b c", "x y z w"), ("one two", "one two")]:
         errors, words = clip_word_errors(ref, hyp)
-        assert badness("ASR", {"errors": errors, "ref_words": words}, EVENTS) == jiwer.wer(ref, hyp)
+        assert badness("ASR", ClipRow(errors=errors, ref_words=words), EVENTS) == jiwer.wer(ref, hyp)
 
 
 def test_at_badness_counts_true_classes_not_above_a_false_one():
@@ -47,19 +49,19 @@ def test_at_badness_counts_true_classes_not_above_a_false_one():
     for label, score in zip(truth, (0.9, 0.5, 0.3)):
         scores[EVENTS.index(label)] = score
     scores[EVENTS.index(EVENTS[5])] = 0.5  # a false class tied with the second true one
-    assert badness("AT", {"truth": truth, "scores": scores}, EVENTS) == 2  # the tied one and the one below
-    assert badness("AT", {"truth": truth, "scores": [0.0] * len(EVENTS)}, EVENTS) == 3  # no event named
-    assert badness("ASC", {"correct": False}, EVENTS) == 1 and badness("ASC", {"correct": True}, EVENTS) == 0
+    assert badness("AT", ClipRow(truth=truth, scores=scores), EVENTS) == 2  # the tied one and the one below
+    assert badness("AT", ClipRow(truth=truth, scores=[0.0] * len(EVENTS)), EVENTS) == 3  # no event named
+    assert badness("ASC", ClipRow(correct=False), EVENTS) == 1 and badness("ASC", ClipRow(correct=True), EVENTS) == 0
 
 
 def test_a_case_lists_at_most_fifty_clips_errors_and_refusals_first():
-    rows = [{"item": f"c{k:03d}", "run": 0, "correct": False, "failure": None} for k in range(120)]
-    rows[7].update(failure="error: timeout")
-    rows[99].update(refused=True, failure="refused")
-    rows[3].update(failure="unparsable")
+    rows = [ClipRow(item=f"c{k:03d}", run=0, correct=False, failure=None) for k in range(120)]
+    rows[7] = replace(rows[7], failure="error: timeout")
+    rows[99] = replace(rows[99], refused=True, failure="refused")
+    rows[3] = replace(rows[3], failure="unparsable")
     got = drill("m-ASC-snr_0-independent", "ASC", rows, EVENTS)
     assert len(got.clips) == LIMIT
-    assert [c.row["item"] for c in got.clips[:3]] == ["c007", "c099", "c003"]
+    assert [c.row.item for c in got.clips[:3]] == ["c007", "c099", "c003"]
     assert got.counts == {"error": 1, "refusal": 1, "parse failure": 1, "worst": 120}
 
 

@@ -17,6 +17,7 @@ from sseu_harness.results.intervals import (
     interval_warning,
 )
 from sseu_harness.results.records import Record, case_record, with_averages
+from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.cases import Case
 from sseu_harness.spec.taxonomy import load_taxonomy
 
@@ -60,13 +61,13 @@ def test_warning_below_the_minimum_clips_per_class(smallest, warned):
 
 
 def test_smallest_class_per_task():
-    at = CaseClips.from_rows("AT", [{"item": f"c{i}", "run": 0, "truth": truth, "scores": [0.5] * len(EVENTS)}
+    at = CaseClips.from_rows("AT", [ClipRow(item=f"c{i}", run=0, truth=truth, scores=[0.5] * len(EVENTS))
                                     for i, truth in enumerate([["dog"], ["dog", "cat"], ["dog"], []])])
     assert at.smallest_class() == 1  # cat: one positive clip; classes without a positive are not averaged
-    asc = CaseClips.from_rows("ASC", [{"item": f"c{i}", "run": 0, "truth": s, "correct": True}
+    asc = CaseClips.from_rows("ASC", [ClipRow(item=f"c{i}", run=0, truth=s, correct=True)
                                       for i, s in enumerate(["home", "home", "home", "cafe_restaurant", "cafe_restaurant"])])
     assert asc.smallest_class() == 2
-    asr = CaseClips.from_rows("ASR", [{"item": "c0", "run": 0, "errors": 1, "ref_words": 4}])
+    asr = CaseClips.from_rows("ASR", [ClipRow(item="c0", run=0, errors=1, ref_words=4)])
     assert asr.smallest_class() is None
 
 
@@ -80,7 +81,7 @@ def test_records_get_basic_intervals_and_averages_the_warning_of_their_smallest_
     for k, snr in enumerate(snrs):
         # the last SNR drops to 5 city-center clips: a slice too small to trust
         keep = len(scenes) if k < 5 else 17
-        rows = [{"item": clips_ids[i], "run": 0, "truth": scenes[i], "correct": bool(rng.random() < 0.6)}
+        rows = [ClipRow(item=clips_ids[i], run=0, truth=scenes[i], correct=bool(rng.random() < 0.6))
                 for i in range(keep)]
         clips = CaseClips.from_rows("ASC", rows)
         record = case_record(Case("m", "ASC", snr, "independent"), [float(clips.point()[0])], [0], keep, 0, 1.0)

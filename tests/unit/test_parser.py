@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sseu_harness.errors import ConfigError
 from sseu_harness.scoring.refusals import is_refusal
 from sseu_harness.scoring.parser import KEEP_CHARS, PARSER_VERSION, ParsedAnswer, parse_answer
-from sseu_harness.spec.snr import MODES, TASKS
+from sseu_harness.spec.tasks import MODES, TASKS
 
 
 def test_version_is_declared() -> None:

@@ -8,7 +8,7 @@ import pytest
 from sseu_harness.errors import ConfigError
 from sseu_harness.report.plots import against_snr_figure, plot_files, snr_positions
 from sseu_harness.results.records import Record
-from sseu_harness.spec.snr import METRIC_OF_TASK
+from sseu_harness.spec.tasks import TASK
 
 PAPER = ["snr_pinf", "snr_p10", "snr_p5", "snr_0", "snr_m5", "snr_m10", "snr_minf"]
 
@@ -24,7 +24,7 @@ def test_finite_snrs_sit_at_their_db_and_infinities_one_step_beyond():
 
 def _record(task, snr, value, mode="independent"):
     return Record.from_json({"case": f"m-{task}-{snr}-{mode}", "model": "m", "task": task, "snr": snr, "mode": mode,
-                             "metric": METRIC_OF_TASK[task], "value": value, "std": 0.0, "run_values": [value], "n": 1,
+                             "metric": TASK[task].metric, "value": value, "std": 0.0, "run_values": [value], "n": 1,
                              "parse_failures": 0, "ci_low": value - 1, "ci_high": value + 2, "runs": 1})
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from sseu_harness.errors import ConfigError
 from sseu_harness.spec.prompts import DEFAULT_PROMPTS, PromptSet, load_prompts
-from sseu_harness.spec.snr import MODES, TASKS
+from sseu_harness.spec.tasks import MODES, TASKS
 
 # The documented overrides: (model, task, mode) cases whose prompt is empty on purpose.
 EMPTY_BY_DESIGN = {("whisper", "ASR", "independent")}
