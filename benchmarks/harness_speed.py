@@ -39,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.synthetic_set import build, scaled  # noqa: E402
-from sseu_harness.spec.cases import build_cases  # noqa: E402
 from sseu_harness.dataset.manifest import load_manifest  # noqa: E402
+from sseu_harness.spec.cases import build_cases  # noqa: E402
 from sseu_harness.spec.snr import PAPER_SNRS_DB, snr_label  # noqa: E402
 
 MIX = 44_100
@@ -101,9 +101,9 @@ def harness(manifest: Path, work: Path, extra: list[str] = (), env: dict | None 
 
 
 def scoring_figures(work: Path) -> dict:
+    from sseu_harness.scoring.confidences import Scorer
     from sseu_harness.scoring.embedders.cache import CachedEmbedder
     from sseu_harness.scoring.embedders.minilm import MiniLMEmbedder
-    from sseu_harness.scoring.confidences import Scorer
     from sseu_harness.spec.taxonomy import load_taxonomy
 
     rng = np.random.default_rng(0)

@@ -58,14 +58,13 @@ ensure_tomllib()
 
 import numpy as np  # noqa: E402
 
+from model_adapters.families.text import DEFAULT_MAX_NEW_TOKENS, Decoding  # noqa: E402
+from model_adapters.registry import BUILTIN  # noqa: E402
+from model_adapters.utils.audio import read_wav, resample  # noqa: E402
 from sseu_harness.adapter import Request  # noqa: E402
 from sseu_harness.errors import SSEUError  # noqa: E402
 from sseu_harness.models.resolve import find_factory, load_target  # noqa: E402
 from sseu_harness.models.settings import parse_assignments  # noqa: E402
-
-from model_adapters.families.text import DEFAULT_MAX_NEW_TOKENS, Decoding  # noqa: E402
-from model_adapters.registry import BUILTIN  # noqa: E402
-from model_adapters.utils.audio import read_wav, resample  # noqa: E402
 
 MAX_BODY = 64 * 1024 * 1024  # bytes of one request: base64 of ~30 min of 16 kHz PCM
 MAX_DISCARD = 1024 * 1024  # a refused request's body up to this size is read and dropped, unparsed, so that

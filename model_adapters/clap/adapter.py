@@ -23,12 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from sseu_harness.models.settings import Schema, Setting
-
 from model_adapters.families.clap import CLAP_SETTINGS, ClapAdapter
 from model_adapters.utils.audio import repeat_to
 from model_adapters.utils.imports import check_importable, require
-
+from sseu_harness.models.settings import Schema, Setting
 
 INSTALL = "pip install msclap (keep your torch: -c constraints.txt on a CPU machine)"
 

@@ -23,15 +23,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from sseu_harness.adapter import Adapter, ClassScores, Request
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import Setting
-from sseu_harness.spec.taxonomy import load_taxonomy
-
 from model_adapters.families.inprocess import InProcessModel
 from model_adapters.utils.audio import CROPS, crop
 from model_adapters.utils.devices import choose_device
 from model_adapters.utils.imports import require
+from sseu_harness.adapter import Adapter, ClassScores, Request
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Setting
+from sseu_harness.spec.taxonomy import load_taxonomy
 
 CLAP_SETTINGS = dict(
     batch_size=Setting("pos_int", 16, help="clips per forward pass"),

@@ -13,11 +13,10 @@ import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
-from sseu_harness.models.settings import Schema
-
 from model_adapters.families.text import decoding_summary
 from model_adapters.utils.devices import check_workers_fit
 from model_adapters.utils.hub import check_hub_weights, check_local_folder, looks_local
+from sseu_harness.models.settings import Schema
 
 
 def folder_fingerprint(folder: Path) -> str:

@@ -24,13 +24,12 @@ import dataclasses
 import os
 from typing import Any, Mapping
 
-from sseu_harness.adapter import Request
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import Schema, Setting
-
 from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter, decoding_summary
 from model_adapters.utils.audio import cut, wav_base64
 from model_adapters.utils.openai_chat import ChatClient, public_url, public_urls, split_urls
+from sseu_harness.adapter import Request
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Schema, Setting
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 

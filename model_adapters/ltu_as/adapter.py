@@ -39,16 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from sseu_harness.adapter import Request
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import Setting
-
 from model_adapters.families.inprocess import InProcessModel
 from model_adapters.families.served import ServedModelAdapter
 from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter
 from model_adapters.utils.audio import TempWavs, cut
 from model_adapters.utils.devices import choose_device
 from model_adapters.utils.imports import require
+from sseu_harness.adapter import Request
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Setting
 
 REPO = "https://github.com/YuanGongND/ltu"
 MAX_SECONDS = 10.0

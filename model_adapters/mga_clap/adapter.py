@@ -28,11 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import Schema, Setting
-
 from model_adapters.families.clap import CLAP_SETTINGS, ClapAdapter
 from model_adapters.utils.imports import require
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Schema, Setting
 
 REPO = "https://github.com/Ming-er/MGA-CLAP"
 

@@ -24,19 +24,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sseu_harness.adapter import Request
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import Setting
-
 from model_adapters.families.inprocess import InProcessModel
 from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter
 from model_adapters.utils.audio import cut
 from model_adapters.utils.devices import choose_device
 from model_adapters.utils.hf_generation import (
-    LOAD_SETTINGS, decode, generate_new_tokens, left_padding, loaded_revision, pretrained_kwargs, resolved_dtype_name,
+    LOAD_SETTINGS,
+    decode,
+    generate_new_tokens,
+    left_padding,
+    loaded_revision,
+    pretrained_kwargs,
+    resolved_dtype_name,
     torch_dtype,
 )
 from model_adapters.utils.imports import require
+from sseu_harness.adapter import Request
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Setting
 
 MAX_SECONDS = 30.0  # the Whisper-style encoder's window
 

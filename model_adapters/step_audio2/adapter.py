@@ -27,15 +27,14 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from sseu_harness.adapter import Request
-from sseu_harness.models.settings import Setting
-
 from model_adapters.families.served import ENDPOINT_SETTINGS, ChatAdapter
 from model_adapters.families.text import Decoding, TextAdapter, decoding_summary
 from model_adapters.utils.audio import TempWavs
 from model_adapters.utils.devices import check_workers_fit, choose_device
 from model_adapters.utils.imports import check_importable, require
 from model_adapters.utils.openai_chat import public_urls
+from sseu_harness.adapter import Request
+from sseu_harness.models.settings import Setting
 
 REPO = "https://github.com/stepfun-ai/Step-Audio2"
 SYSTEM_PROMPT = "You are a helpful assistant."

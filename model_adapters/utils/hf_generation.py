@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import Setting
-
 from model_adapters.families.text import Decoding
 from model_adapters.utils.imports import require
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.settings import Setting
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 

@@ -75,8 +75,7 @@ def check_hub_weights(name: str, repo_id: str, revision: str | None, filename: s
 def _probe(repo_id: str, revision: str | None) -> str | None:
     """None when the hub serves `repo_id`; else why not, as one line (or a ConfigError for a wrong id)."""
     try:
-        from huggingface_hub import HfApi
-        from huggingface_hub import errors
+        from huggingface_hub import HfApi, errors
     except ImportError:
         return "huggingface_hub is not installed: pip install huggingface_hub"
     try:

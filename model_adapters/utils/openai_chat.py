@@ -38,7 +38,6 @@ from urllib.request import getproxies, proxy_bypass
 
 from sseu_harness.errors import ConfigError, SSEUError
 
-
 # Statuses that retrying cannot fix: the key, the model name or the request is wrong.
 _CONFIG_STATUSES = {400, 401, 403, 404, 422}
 _RETRY_STATUSES = {408, 409, 429}  # and every 5xx

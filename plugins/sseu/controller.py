@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.results.gates import GateResult, check_gates_config
 from sseu_harness.report.history import resolve_baseline
-from sseu_harness.results.records import Record, with_averages
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
+from sseu_harness.results.gates import GateResult, check_gates_config
+from sseu_harness.results.records import Record, with_averages
 from sseu_harness.results.thresholds import Bound, load_thresholds
 
 from .items import NODE_PREFIX

@@ -14,9 +14,9 @@ from dataclasses import replace
 
 import pytest
 
-from sseu_harness.spec.cases import Case
 from sseu_harness.errors import SSEUError
 from sseu_harness.results.gates import case_breaches
+from sseu_harness.spec.cases import Case
 
 from .state import GATES, bench_of, cases_of, prediction_sink
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sseu_harness.report import tables
 from sseu_harness.errors import SSEUError
+from sseu_harness.report import tables
 
 from . import options
 from .controller import finish, load_gates

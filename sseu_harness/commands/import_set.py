@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.importer import import_set, parse_map
+from sseu_harness.errors import ConfigError
 
 NAME = "import"
 HELP = "import a pre-mixed set (CSV or JSONL listing mixture files) as a manifest"

@@ -7,12 +7,12 @@ import heapq
 from dataclasses import replace
 from pathlib import Path
 
-from sseu_harness.report import tables
-from sseu_harness.results.compat import check_same_config
 from sseu_harness.errors import ConfigError
-from sseu_harness.results.gates import check_gates_config
+from sseu_harness.report import tables
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
+from sseu_harness.results.compat import check_same_config
+from sseu_harness.results.gates import check_gates_config
 from sseu_harness.results.thresholds import load_thresholds
 from sseu_harness.spec.snr import sort_key
 

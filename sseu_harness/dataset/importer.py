@@ -40,8 +40,16 @@ import soundfile as sf
 from sseu_harness import __version__
 from sseu_harness.dataset.build import write_atomic
 from sseu_harness.dataset.corpora import load_defaults
+from sseu_harness.dataset.manifest import (
+    MANIFEST_NAME,
+    Background,
+    Event,
+    Item,
+    Speech,
+    iter_manifest_lines,
+    load_manifest,
+)
 from sseu_harness.errors import ConfigError, ManifestError
-from sseu_harness.dataset.manifest import MANIFEST_NAME, Background, Event, Item, Speech, iter_manifest_lines, load_manifest
 from sseu_harness.spec.snr import parse_snr, snr_label
 from sseu_harness.spec.taxonomy import Taxonomy, load_taxonomy
 

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sseu_harness.dataset.audio import read_mono, resample
-from sseu_harness.errors import AudioError, ManifestError
 from sseu_harness.dataset.manifest import Item, Manifest
+from sseu_harness.errors import AudioError, ManifestError
 from sseu_harness.spec.snr import snr_label
 
 MIX_RATE = 44_100

@@ -14,8 +14,8 @@ from typing import Iterable
 
 import soundfile as sf
 
-from sseu_harness.errors import AudioError
 from sseu_harness.dataset.manifest import Item, Manifest
+from sseu_harness.errors import AudioError
 
 MAX_LISTED = 20  # a wrong data root makes every file bad: list the first ones and count the rest
 

@@ -29,9 +29,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 import soundfile as sf
 
-from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.manifest import Item, Manifest, load_manifest
 from sseu_harness.dataset.mixer import MIX_RATE, MIXER_VERSION, Mixer
+from sseu_harness.errors import ConfigError
 from sseu_harness.report.reader import ReportDir
 from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.snr import parse_snr, snr_label, sort_key

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from sseu_harness.adapter import Adapter, Answer, Failure, Request
-from sseu_harness.spec.cases import Case
-from sseu_harness.errors import SSEUError
 from sseu_harness.dataset.manifest import Item
 from sseu_harness.dataset.mixer import MIXER_VERSION, Mixer
+from sseu_harness.errors import SSEUError
 from sseu_harness.run.pipeline import Job, Pipeline
 from sseu_harness.run.store import PredictionStore, answer_key, canonical_json
+from sseu_harness.spec.cases import Case
 
 Progress = Callable[[int, int], None]
 MAX_REASON = 500

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from sseu_harness.adapter import Adapter, Answer, Failure, Request
-from sseu_harness.spec.cases import Case
-from sseu_harness.errors import SSEUError
 from sseu_harness.dataset.manifest import Item
+from sseu_harness.errors import SSEUError
+from sseu_harness.spec.cases import Case
 
 if TYPE_CHECKING:
     from sseu_harness.run.inference import AnswerSource, ModelSlot

@@ -13,23 +13,23 @@ from functools import cached_property
 
 from sseu_harness import __version__
 from sseu_harness.adapter import Adapter
-from sseu_harness.run.config import BenchConfig
-from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
-from sseu_harness.scoring.embedders.registry import make_embedder
-from sseu_harness.errors import ConfigError
-from sseu_harness.models.resolve import FunctionFactory, ModelSpec
-from sseu_harness.scoring.rows import ClipRow
-from sseu_harness.scoring.slices import evaluate_slice
-from sseu_harness.run.inference import AnswerSource, ModelSlot, Progress
 from sseu_harness.dataset.manifest import Item, Manifest, load_manifest
 from sseu_harness.dataset.mixer import MIXER_VERSION, Mixer
+from sseu_harness.dataset.preflight import check_audio_files
+from sseu_harness.errors import ConfigError
+from sseu_harness.models.resolve import FunctionFactory, ModelSpec
+from sseu_harness.results.records import Record, case_record
+from sseu_harness.run.config import BenchConfig
+from sseu_harness.run.inference import AnswerSource, ModelSlot, Progress
+from sseu_harness.run.store import PredictionStore
+from sseu_harness.scoring.confidences import Scorer
+from sseu_harness.scoring.embedders.registry import make_embedder
 from sseu_harness.scoring.normalizer import get_normalizer
 from sseu_harness.scoring.parser import PARSER_VERSION
-from sseu_harness.dataset.preflight import check_audio_files
+from sseu_harness.scoring.rows import ClipRow
+from sseu_harness.scoring.slices import evaluate_slice
+from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
 from sseu_harness.spec.prompts import PromptSet, load_prompts
-from sseu_harness.results.records import Record, case_record
-from sseu_harness.scoring.confidences import Scorer
-from sseu_harness.run.store import PredictionStore
 from sseu_harness.spec.snr import PAPER_SNRS_DB, parse_snr, snr_label, sort_key, tasks_at
 from sseu_harness.spec.tasks import MODES, TASKS
 from sseu_harness.spec.taxonomy import load_taxonomy

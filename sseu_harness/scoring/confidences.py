@@ -27,8 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sseu_harness.scoring.embedders.base import Embedder
 from sseu_harness.errors import ConfigError
+from sseu_harness.scoring.embedders.base import Embedder
 from sseu_harness.spec.taxonomy import Taxonomy
 
 

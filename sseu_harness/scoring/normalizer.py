@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 
-from sseu_harness.scoring import sseu_en
 from sseu_harness.errors import ConfigError
+from sseu_harness.scoring import sseu_en
 
 WHISPER_PACKAGE = "whisper-normalizer"
 WHISPER_PINNED = "0.1.15"  # the exact version pyproject.toml pins; part of the id

@@ -40,8 +40,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from sseu_harness.files.toml_table import read_table
 from sseu_harness.errors import ConfigError
+from sseu_harness.files.toml_table import read_table
 from sseu_harness.scoring.refusals import is_refusal
 from sseu_harness.spec.tasks import MODES, TASK, TASKS
 

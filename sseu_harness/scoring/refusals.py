@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sseu_harness.files.toml_table import read_table
 from sseu_harness.errors import ConfigError
+from sseu_harness.files.toml_table import read_table
 from sseu_harness.scoring.sseu_en import normalize
 
 REFUSALS_FILE = Path(__file__).resolve().parents[1] / "data" / "refusals.toml"

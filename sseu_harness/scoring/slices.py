@@ -16,10 +16,10 @@ import numpy as np
 
 from sseu_harness.adapter import Answer, ClassScores, Failure
 from sseu_harness.dataset.manifest import Item
+from sseu_harness.scoring.confidences import Scorer
 from sseu_harness.scoring.metrics import clip_word_errors, mean_accuracy, mean_average_precision, word_error_rate
 from sseu_harness.scoring.normalizer import Normalizer, get_normalizer
 from sseu_harness.scoring.parser import parse_answer
-from sseu_harness.scoring.confidences import Scorer
 from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.cases import Case
 from sseu_harness.spec.tasks import TASK

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from sseu_harness.models.settings import Schema, Setting
 from sseu_harness.adapter import Adapter, Request
+from sseu_harness.models.settings import Schema, Setting
 
 
 class Probe(Adapter):

@@ -51,8 +51,14 @@ QWEN_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|audio_bos|>", 
 def build_qwen2_audio(folder: Path, seed: int = 0, generation_defaults: dict | None = None) -> Path:
     """Qwen2-Audio: the real processor (Whisper features, 128 mels) and a 2-layer Qwen2 text model."""
     import torch
-    from transformers import (GenerationConfig, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration,
-                              Qwen2AudioProcessor, Qwen2TokenizerFast, WhisperFeatureExtractor)
+    from transformers import (
+        GenerationConfig,
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        Qwen2TokenizerFast,
+        WhisperFeatureExtractor,
+    )
 
     tokenizer = Qwen2TokenizerFast(tokenizer_object=_byte_level_tokenizer(QWEN_SPECIAL), eos_token="<|im_end|>",
                                    pad_token="<|endoftext|>", unk_token=None, bos_token=None)
@@ -84,8 +90,14 @@ WHISPER_SPECIAL = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|transl
 def build_whisper(folder: Path, seed: int = 0) -> Path:
     """Whisper: the real processor (80 mels), one encoder and one decoder layer, a multilingual generation config."""
     import torch
-    from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor,
-                              WhisperForConditionalGeneration, WhisperProcessor, WhisperTokenizerFast)
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizerFast,
+    )
 
     tokenizer = WhisperTokenizerFast(tokenizer_object=_byte_level_tokenizer(WHISPER_SPECIAL), bos_token="<|endoftext|>",
                                      eos_token="<|endoftext|>", unk_token="<|endoftext|>", pad_token="<|endoftext|>")

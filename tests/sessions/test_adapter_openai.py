@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model_adapters.utils.openai_chat import EndpointError
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
+from model_adapters.utils.openai_chat import EndpointError
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
-
 from tests.helpers.chat_server import ChatServer, Step, default_answer
 from tests.helpers.session_runner import DEMO_ITEMS, by_key, run_pytest, summary
 

@@ -18,11 +18,10 @@ import numpy as np
 import pytest
 
 from model_adapters.families.text import Decoding, TextAdapter
-from model_adapters.utils.audio import wav_base64
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
+from model_adapters.utils.audio import wav_base64
 from model_server.openai_server import ModelServer
 from sseu_harness.adapter import Adapter, ClassScores, Request
-
 from tests.helpers.session_runner import REPO
 
 

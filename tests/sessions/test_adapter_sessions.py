@@ -24,7 +24,6 @@ import pytest
 
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
 from sseu_harness.adapter import Request
-
 from tests.helpers.session_runner import DEMO_ITEMS, REPO, by_key, run_pytest, summary
 from tests.helpers.tiny_models import tiny_clap, tiny_qwen2_audio, tiny_whisper
 

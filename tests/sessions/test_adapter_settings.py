@@ -17,9 +17,13 @@ from model_adapters.utils.imports import require
 from sseu_harness.errors import ConfigError
 from sseu_harness.models.resolve import entry_point_models, find_factory, known_models, resolve_models
 from sseu_harness.models.settings import (
-    Schema, Setting, load_models_file, parse_assignments, parse_value, resolve_model_settings,
+    Schema,
+    Setting,
+    load_models_file,
+    parse_assignments,
+    parse_value,
+    resolve_model_settings,
 )
-
 from tests.helpers.adapter_probe import Probe
 from tests.helpers.session_runner import REPO, run_pytest
 

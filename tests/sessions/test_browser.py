@@ -15,7 +15,6 @@ import pytest
 from sseu_harness.dataset.mixer import MIXER_VERSION
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.viewer import make_server, open_site
-
 from tests.helpers.adapters import HOSTILE_ANSWER
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sseu_harness.dataset.build import BuildOptions, build, spread
 from sseu_harness.cli import main
+from sseu_harness.dataset.build import BuildOptions, build, spread
 from sseu_harness.dataset.corpora import load_defaults
-from sseu_harness.errors import AudioError, ConfigError, ManifestError
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.dataset.materialize import materialize
 from sseu_harness.dataset.mixer import MIX_RATE, MIXER_VERSION, Mixer
+from sseu_harness.errors import AudioError, ConfigError, ManifestError
 from sseu_harness.spec.taxonomy import load_taxonomy
-
 from tests.helpers.corpus_fixtures import DESED_CLIPS, make_corpora
 from tests.helpers.session_runner import run_pytest, summary
 

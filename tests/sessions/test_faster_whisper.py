@@ -19,11 +19,10 @@ import pytest
 
 from model_adapters.faster_whisper.adapter import DECODING, FasterWhisperAdapter
 from sseu_harness.adapter import Request
-from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.dataset.mixer import Mixer
+from sseu_harness.errors import ConfigError
 from sseu_harness.run.store import answer_key
-
 from tests.helpers.session_runner import DEMO_ITEMS, by_key, run_pytest, summary
 
 OFFLINE = {"HF_HUB_OFFLINE": "1"}

@@ -20,7 +20,6 @@ import pytest
 
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.scoring.normalizer import get_normalizer
-
 from tests.helpers.adapters import Flaky
 from tests.helpers.session_runner import REPO, by_key, run_pytest, summary
 

@@ -13,7 +13,6 @@ from sseu_harness.cli import main as cli
 from sseu_harness.errors import ConfigError
 from sseu_harness.results.gates import _holm
 from sseu_harness.results.thresholds import load_thresholds
-
 from tests.helpers.session_runner import by_key, run_pytest, summary
 
 ASC_ONLY = ("--sseu-tasks=ASC", "--sseu-modes=independent")

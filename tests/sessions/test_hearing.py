@@ -13,10 +13,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 
 from sseu_harness.cli import main as cli
-from sseu_harness.results.gates import HEARING_MIN_CLIPS as MIN_CLIPS, HearingCheck
+from sseu_harness.results.gates import HEARING_MIN_CLIPS as MIN_CLIPS
+from sseu_harness.results.gates import HearingCheck
 from sseu_harness.results.records import Record
 from sseu_harness.scoring.rows import ClipRow
-
 from tests.helpers.session_runner import DEMO_ITEMS, run_pytest, summary
 
 ONE_SNR = ("--sseu-snrs=0", "--sseu-modes=independent")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from sseu_harness.report.history import POINTER, History
-
 from tests.helpers.reports import run_session
 
 ORACLE = ("--sseu-model=oracle", "--sseu-tasks=ASR", "--sseu-snrs=snr_0", "--sseu-modes=independent",

@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sseu_harness.dataset.build import BuildOptions, build
 from sseu_harness.cli import main
-from sseu_harness.errors import ConfigError, ManifestError
+from sseu_harness.dataset.build import BuildOptions, build
 from sseu_harness.dataset.importer import import_set, parse_map
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.dataset.materialize import materialize
 from sseu_harness.dataset.mixer import Mixer
-
+from sseu_harness.errors import ConfigError, ManifestError
 from tests.helpers.corpus_fixtures import make_corpora
 from tests.helpers.session_runner import run_pytest, summary
 

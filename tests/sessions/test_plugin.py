@@ -176,8 +176,9 @@ def test_joint_and_cot_answers_are_computed_once_per_clip_and_group_stays_on_one
 def test_normaliser_choice_and_refusals_in_a_session(tmp_path):
     """Digits and "It is" score WER 0 under the default normaliser and are errors under sseu-en-1 (jiwer by
     hand); "I don't know" scenes are refusals scored wrong (not embedded onto *home*); refusals are counted."""
-    import jiwer
     import xml.etree.ElementTree as ET
+
+    import jiwer
 
     from sseu_harness.scoring.sseu_en import normalize
     from tests.helpers.adapters import Decliner

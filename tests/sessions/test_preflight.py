@@ -13,9 +13,8 @@ from collections import Counter
 import pytest
 
 from model_adapters.utils.hub import check_hub_weights
-from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.manifest import DEMO_DIR
-
+from sseu_harness.errors import ConfigError
 from tests.helpers.session_runner import run_pytest, summary
 
 ONE_SNR = ("--sseu-snrs=0", "--sseu-modes=independent")

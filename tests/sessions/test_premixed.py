@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sseu_harness.errors import ManifestError
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.dataset.mixer import Mixer
-
-from tests.helpers.sets import write_set
+from sseu_harness.errors import ManifestError
 from tests.helpers.session_runner import run_pytest, summary
+from tests.helpers.sets import write_set
 
 SCENES_EVENTS = [("home", "dog"), ("city_center", "car"), ("metro_station", "metro_leaving")]
 

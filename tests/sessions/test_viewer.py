@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.manifest import DEMO_DIR, load_manifest
 from sseu_harness.dataset.mixer import MIXER_VERSION
+from sseu_harness.errors import ConfigError
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.viewer import index_page, make_server, open_site
-
 from tests.helpers.adapters import HOSTILE_ANSWER, Hostile
 from tests.helpers.reports import REPO
 

@@ -21,7 +21,6 @@ from model_adapters.families.clap import class_scores
 from model_adapters.families.text import Decoding
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
-
 from tests.helpers.chat_server import ChatServer
 
 

@@ -11,7 +11,6 @@ from model_adapters.laion_clap.adapter import LaionClapAdapter
 from sseu_harness.adapter import ClassScores, Request
 from sseu_harness.errors import ConfigError
 from sseu_harness.spec.taxonomy import load_taxonomy
-
 from tests.helpers.tiny_models import tiny_clap
 
 RATE = 48_000

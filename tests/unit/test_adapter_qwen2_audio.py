@@ -11,7 +11,6 @@ from model_adapters.families.text import Decoding
 from model_adapters.qwen2_audio.adapter import Qwen2AudioAdapter
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
-
 from tests.helpers.tiny_models import build_qwen2_audio, cached, tiny_qwen2_audio
 
 RATE = 16_000

@@ -9,7 +9,6 @@ from model_adapters.families.text import Decoding
 from model_adapters.whisper.adapter import WhisperAdapter
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
-
 from tests.helpers.tiny_models import tiny_whisper
 
 RATE = 16_000

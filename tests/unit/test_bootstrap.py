@@ -7,9 +7,8 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from sseu_harness.results.bootstrap import CaseClips, draw, interval
-from sseu_harness.scoring.metrics import weighted_average_precision
 from sseu_harness.results.gates import pair
-from sseu_harness.scoring.metrics import mean_accuracy, mean_average_precision
+from sseu_harness.scoring.metrics import mean_accuracy, mean_average_precision, weighted_average_precision
 from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.taxonomy import load_taxonomy
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
 from sseu_harness.errors import ConfigError
+from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
 from sseu_harness.spec.snr import PAPER_SNRS_DB, parse_snr, snr_label
 
 PAPER_LABELS = ["snr_pinf", "snr_p10", "snr_p5", "snr_0", "snr_m5", "snr_m10", "snr_minf"]

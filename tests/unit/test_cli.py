@@ -5,10 +5,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 
-from sseu_harness.spec.cases import Case
 from sseu_harness.cli import main
-from sseu_harness.results.records import case_record, with_averages
 from sseu_harness.report.writer import ReportWriter, write_summary_files
+from sseu_harness.results.records import case_record, with_averages
+from sseu_harness.spec.cases import Case
 
 
 def test_show_prints_the_tables_of_a_report(tmp_path, capsys):

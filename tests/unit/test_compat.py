@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from sseu_harness.results.compat import check_same_config, config_difference
 from sseu_harness.errors import ConfigError
+from sseu_harness.results.compat import check_same_config, config_difference
 
 META = {
     "harness_version": "0.1.0",

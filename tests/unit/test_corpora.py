@@ -12,10 +12,9 @@ from sseu_harness.dataset.corpora import Findings, load_defaults, probe
 from sseu_harness.dataset.corpora.desed import DESED
 from sseu_harness.dataset.corpora.maestro import MAESTRO, Segment
 from sseu_harness.dataset.corpora.vctk import VCTK
-from sseu_harness.errors import AudioError, ConfigError
 from sseu_harness.dataset.manifest import Event
+from sseu_harness.errors import AudioError, ConfigError
 from sseu_harness.spec.taxonomy import load_taxonomy
-
 from tests.helpers.corpus_fixtures import DESED_CLIPS, desed_name, make_corpora, write_soft_labels
 
 DEFAULTS = load_defaults()

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sseu_harness.errors import ConfigError
 from sseu_harness.scoring.embedders import (
     CachedEmbedder,
     EmbeddingServiceError,
@@ -25,7 +26,6 @@ from sseu_harness.scoring.embedders import (
     OpenAIEmbedder,
     make_embedder,
 )
-from sseu_harness.errors import ConfigError
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 

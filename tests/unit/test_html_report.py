@@ -8,14 +8,13 @@ from html.parser import HTMLParser
 
 import jiwer
 
-from sseu_harness.spec.cases import Case
 from sseu_harness.report.drilldown import LIMIT, badness, drill
+from sseu_harness.report.writer import ReportWriter, write_summary_files
+from sseu_harness.results.records import case_record, with_averages
 from sseu_harness.scoring.metrics import clip_word_errors
 from sseu_harness.scoring.rows import ClipRow
-from sseu_harness.results.records import case_record, with_averages
-from sseu_harness.report.writer import ReportWriter, write_summary_files
+from sseu_harness.spec.cases import Case
 from sseu_harness.spec.taxonomy import load_taxonomy
-
 from tests.helpers.adapters import HOSTILE_ANSWER, Hostile
 
 EVENTS = load_taxonomy().event_ids

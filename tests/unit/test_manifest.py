@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from sseu_harness.errors import ManifestError
 from sseu_harness.dataset.manifest import load_manifest
-
+from sseu_harness.errors import ManifestError
 from tests.helpers.sets import item_row, write_set
 
 

@@ -10,10 +10,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from sseu_harness.errors import AudioError, ManifestError
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.dataset.mixer import LEVEL_DBFS, MIX_RATE, PEAK_LIMIT, Mixer
-
+from sseu_harness.errors import AudioError, ManifestError
 from tests.helpers.sets import item_row, write_set
 
 DEMO = Path(__file__).resolve().parents[2] / "sseu_harness" / "data" / "demo"

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import jiwer
+import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from sseu_harness.errors import ConfigError

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.scoring.refusals import is_refusal
 from sseu_harness.scoring.parser import KEEP_CHARS, PARSER_VERSION, ParsedAnswer, parse_answer
+from sseu_harness.scoring.refusals import is_refusal
 from sseu_harness.spec.tasks import MODES, TASKS
 
 
@@ -420,8 +420,8 @@ def test_answers_that_do_not_decline_are_kept(answer, task, expected) -> None:
 def test_every_refusal_phrase_of_the_data_file_declines_and_the_loader_checks_it(tmp_path, monkeypatch) -> None:
     import tomllib
 
-    from sseu_harness.scoring import refusals
     from sseu_harness.errors import ConfigError
+    from sseu_harness.scoring import refusals
 
     data = tomllib.loads(refusals.REFUSALS_FILE.read_text(encoding="utf-8"))
     for phrase in data["exact"]:

@@ -6,9 +6,9 @@ import statistics
 
 import pytest
 
-from sseu_harness.spec.cases import Case
-from sseu_harness.results.records import case_record, with_averages
 from sseu_harness.report.tables import table1, table2
+from sseu_harness.results.records import case_record, with_averages
+from sseu_harness.spec.cases import Case
 
 LABELS = ["snr_pinf", "snr_p10", "snr_p5", "snr_0", "snr_m5", "snr_m10", "snr_minf"]
 TASK_SNRS = {"ASR": LABELS[:-1], "ASC": LABELS[1:], "AT": LABELS[1:]}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sseu_harness.report import writer as report
-from sseu_harness.spec.cases import Case
 from sseu_harness.results.records import case_record
+from sseu_harness.spec.cases import Case
 
 META = {"manifest": {"name": "t", "items": 1, "sha256": "0" * 64}, "prompts": {"version": "p"},
         "embedder": "e", "normalizer": "n", "seeds": [0], "harness_version": "x"}

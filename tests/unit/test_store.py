@@ -10,12 +10,12 @@ import pytest
 
 from model_adapters.oracle.adapter import OracleAdapter
 from sseu_harness.adapter import Adapter, ClassScores, Failure, Request
-from sseu_harness.spec.cases import Case
-from sseu_harness.errors import ConfigError, SSEUError
-from sseu_harness.run.inference import AnswerSource, ModelSlot
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.dataset.mixer import Mixer
+from sseu_harness.errors import ConfigError, SSEUError
+from sseu_harness.run.inference import AnswerSource, ModelSlot
 from sseu_harness.run.store import MAX_STORED_CHARS, PredictionStore, answer_key
+from sseu_harness.spec.cases import Case
 
 ITEMS = load_manifest().items[:6]
 CASE = Case("counting", "ASR", "snr_0", "independent")

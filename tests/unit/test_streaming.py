@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 from model_adapters.oracle.adapter import OracleAdapter
-from sseu_harness.run import inference
-from sseu_harness.dataset import mixer as mixer_module
 from sseu_harness.adapter import Adapter, Request
-from sseu_harness.spec.cases import Case
-from sseu_harness.errors import AudioError
-from sseu_harness.run.inference import AnswerSource, ModelSlot
+from sseu_harness.dataset import mixer as mixer_module
 from sseu_harness.dataset.manifest import load_manifest
 from sseu_harness.dataset.mixer import Mixer
+from sseu_harness.errors import AudioError
+from sseu_harness.run import inference
+from sseu_harness.run.inference import AnswerSource, ModelSlot
 from sseu_harness.run.store import PredictionStore
+from sseu_harness.spec.cases import Case
 
 MANIFEST = load_manifest()
 ITEMS = MANIFEST.items

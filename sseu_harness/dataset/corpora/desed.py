@@ -23,10 +23,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sseu_harness.errors import ConfigError
-from sseu_harness.dataset.manifest import Event
-from sseu_harness.spec.taxonomy import Taxonomy
 from sseu_harness.dataset.corpora import AudioInfo, Findings, probe, require_dir
+from sseu_harness.dataset.manifest import Event
+from sseu_harness.errors import ConfigError
+from sseu_harness.spec.taxonomy import Taxonomy
 
 HEADER = ["filename", "onset", "offset", "event_label"]
 REAL_NAME = re.compile(r"^Y[\w-]{11}_\d+(?:\.\d+)?_\d+(?:\.\d+)?\.wav$")

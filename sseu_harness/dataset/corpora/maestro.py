@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sseu_harness.errors import ConfigError
-from sseu_harness.dataset.manifest import Event
-from sseu_harness.spec.taxonomy import Taxonomy
 from sseu_harness.dataset.corpora import Findings, find_below, probe, require_dir
+from sseu_harness.dataset.manifest import Event
+from sseu_harness.errors import ConfigError
+from sseu_harness.spec.taxonomy import Taxonomy
 
 AUDIO_DIR = "development_audio"
 ANNOTATION_DIR = "development_annotation"

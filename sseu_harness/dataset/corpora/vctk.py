@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sseu_harness.errors import ConfigError
 from sseu_harness.dataset.corpora import AudioInfo, Findings, decode, find_below, probe, require_dir
+from sseu_harness.errors import ConfigError
 
 EXPECT = "wav48_silence_trimmed/ and txt/ (VCTK-Corpus-0.92)"
 
