@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.report.reader import ReportDir
 from sseu_harness.results.bootstrap import CaseClips, Draws, hierarchical_mean, interval
 from sseu_harness.results.compat import check_same_config
 from sseu_harness.results.records import Record
@@ -25,6 +25,9 @@ from sseu_harness.results.thresholds import AVERAGES, Bound
 from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.snr import parse_snr, tasks_at
 from sseu_harness.spec.tasks import TASK
+
+if TYPE_CHECKING:  # a baseline is read by report/reader.py; results never import the report
+    from sseu_harness.report.reader import ReportDir
 
 ALPHA = 0.05  # family-wise error rate of the regression gate
 HEARING = "hearing"  # the hearing gate's name
