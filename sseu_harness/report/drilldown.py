@@ -2,7 +2,7 @@
 
 A clip is listed once, with every reason that applies, at most `LIMIT` per
 case: failed calls first, then refusals, unparsable answers, and the worst
-clips by the task's own badness:
+clips by the task's own badness (`TaskMetric.badness`, `scoring/task_metrics.py`):
 
 * ASR: the clip's WER (word errors / reference words), highest first;
 * ASC: a wrong scene;
@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sseu_harness.scoring.rows import ClipRow
+from sseu_harness.scoring.task_metrics import TASK_METRIC
 
 LIMIT = 50
 KINDS = ("error", "refusal", "parse failure", "worst")
@@ -39,19 +40,7 @@ class CaseDrill:
 
 def badness(task: str, row: ClipRow, event_ids: list[str]) -> float:
     """How wrong a clip is, in the task's terms; 0 for a right answer."""
-    if task == "ASR":
-        words = row.ref_words or 0
-        return (row.errors or 0) / words if words else float(bool(row.errors))
-    if task == "ASC":
-        return 0.0 if row.correct else 1.0
-    scores = row.scores or []
-    if len(scores) != len(event_ids):
-        return 0.0
-    truth = set(row.truth or [])
-    true_scores = [s for label, s in zip(event_ids, scores) if label in truth]
-    false_scores = [s for label, s in zip(event_ids, scores) if label not in truth]
-    top_false = max(false_scores, default=float("-inf"))
-    return float(sum(s <= top_false for s in true_scores))
+    return TASK_METRIC[task].badness(row, event_ids)
 
 
 def drill(case: str, task: str, rows: list[ClipRow], event_ids: list[str], limit: int = LIMIT) -> CaseDrill:

@@ -6,7 +6,7 @@ case of a baseline run and with the other SNRs of its average. With several
 runs a replicate also draws runs with replacement (hierarchical bootstrap)
 and averages the metric over the drawn runs. A replicate is represented by
 its clip multiplicities (weights), so the metrics are computed exactly as on
-a resampled slice (the resampled metrics of `scoring/metrics.py`).
+a resampled slice (each task's resampled metric, `scoring/task_metrics.py`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.scoring.metrics import (
-    resampled_mean_accuracy,
-    resampled_mean_average_precision,
-    resampled_word_error_rate,
-)
 from sseu_harness.scoring.rows import ClipRow
-from sseu_harness.spec.taxonomy import load_taxonomy
+from sseu_harness.scoring.task_metrics import TASK_METRIC
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
@@ -79,29 +74,7 @@ class CaseClips:
         if len(rows) != runs * len(clips):
             raise ConfigError(f"predictions of a {task} case hold {len(rows)} rows for {runs} runs x {len(clips)} clips")
         pos = {r: k for k, r in enumerate(run_ids)}
-        if task == "ASR":
-            errors, words = np.zeros((runs, len(clips))), np.zeros(len(clips))
-            for r in rows:
-                errors[pos[r.run], col[r.item]] = r.errors
-                words[col[r.item]] = r.ref_words
-            stats = {"errors": errors, "words": words}
-        elif task == "ASC":
-            correct, scenes = np.zeros((runs, len(clips))), {}
-            for r in rows:
-                correct[pos[r.run], col[r.item]] = bool(r.correct)
-                scenes[r.item] = r.truth
-            names = sorted(set(scenes.values()))
-            onehot = np.array([[scenes[c] == s for s in names] for c in clips], dtype=np.float64)
-            stats = {"correct": correct, "scene": onehot}
-        else:
-            first = rows[0].scores
-            scores, truth_sets = np.zeros((runs, len(clips), len(first))), {}
-            for r in rows:
-                scores[pos[r.run], col[r.item]] = r.scores
-                truth_sets[r.item] = r.truth
-            labels = sorted({label for t in truth_sets.values() for label in t})
-            truth = np.array([[label in truth_sets[c] for label in labels] for c in clips], dtype=np.float64)
-            stats = {"truth": truth, "scores": scores, "labels": np.array(labels, dtype=object)}
+        stats = TASK_METRIC[task].clip_stats(rows, clips, col, pos, runs)
         return cls(task, clips, runs, stats)
 
     def point(self) -> np.ndarray:
@@ -114,13 +87,7 @@ class CaseClips:
                                for start in range(0, weights.shape[0], CHUNK)])
 
     def _per_run(self, weights: np.ndarray) -> np.ndarray:
-        if self.task == "ASR":
-            return resampled_word_error_rate(weights, self.stats["errors"], self.stats["words"])
-        if self.task == "ASC":
-            return resampled_mean_accuracy(weights, self.stats["correct"], self.stats["scene"])
-        index = {e: k for k, e in enumerate(load_taxonomy().event_ids)}
-        columns = [index[label] for label in self.stats["labels"]]
-        return resampled_mean_average_precision(weights, self.stats["truth"], self.stats["scores"], columns)
+        return TASK_METRIC[self.task].resampled(weights, self.stats)
 
     def values(self, draws: Draws) -> np.ndarray:
         """Per-replicate value of the case (mean over the replicate's drawn runs): shape (B,)."""
@@ -129,11 +96,7 @@ class CaseClips:
     def smallest_class(self) -> int | None:
         """Clips of the rarest class the metric averages over (scene for mACC, event class with a positive for
         mAP); None for WER, which has no classes. Few clips there make the interval unreliable (`intervals.py`)."""
-        if self.task == "ASC":
-            return int(self.stats["scene"].sum(axis=0).min())
-        if self.task == "AT":
-            return int(self.stats["truth"].sum(axis=0).min()) if self.stats["truth"].size else 0
-        return None
+        return TASK_METRIC[self.task].smallest_class(self.stats)
 
     def weights(self, draws: Draws) -> np.ndarray:
         try:

@@ -17,12 +17,11 @@ import numpy as np
 from sseu_harness.adapter import Answer, ClassScores, Failure
 from sseu_harness.dataset.manifest import Item
 from sseu_harness.scoring.confidences import Scorer
-from sseu_harness.scoring.metrics import clip_word_errors, mean_accuracy, mean_average_precision, word_error_rate
-from sseu_harness.scoring.normalizer import Normalizer, get_normalizer
+from sseu_harness.scoring.normalizer import Normalizer
 from sseu_harness.scoring.parser import parse_answer
 from sseu_harness.scoring.rows import ClipRow
+from sseu_harness.scoring.task_metrics import TASK_METRIC
 from sseu_harness.spec.cases import Case
-from sseu_harness.spec.tasks import TASK
 
 MAX_STORED_ANSWER = 4_000  # characters of a raw answer kept in predictions.jsonl
 FIRST_ERRORS = 3  # reasons of failed model calls quoted in a record
@@ -50,10 +49,10 @@ def _clip(answer: Answer | Failure, task: str, mode: str) -> _Clip:
     if isinstance(answer, Failure):
         return _Clip(None, f"error: {answer.reason}", True)
     if isinstance(answer, ClassScores):
-        scores = answer.scenes if task == "ASC" else answer.events
+        scores = TASK_METRIC[task].class_scores(answer)
         return _Clip(scores, None if scores is not None else "model gives no class scores", False)
     parsed = parse_answer(answer, task, mode)
-    field = TASK[task].answer_field
+    field = TASK_METRIC[task].task.answer_field
     value = getattr(parsed, field)
     if field in parsed.refused:
         return _Clip(value, None, False, refused=True)
@@ -76,51 +75,7 @@ def evaluate_slice(case: Case, run: int, seed: int, items: Sequence[Item], answe
     clips = [_clip(a, case.task, case.mode) for a in answers]
     errors = [c.failure.removeprefix("error: ") for c in clips if c.error]
     failures = sum(c.failure is not None and not c.error for c in clips)
-    value, figures = _SCORE[case.task](items, answers, clips, scorer, normalizer)
+    value, figures = TASK_METRIC[case.task].score_slice(items, answers, [c.value for c in clips], scorer, normalizer)
     rows = [_row(case, run, seed, item, answer, clip, fields)
             for item, answer, clip, fields in zip(items, answers, clips, figures)]
     return SliceResult(value, failures, len(errors), sum(c.refused for c in clips), rows, errors[:FIRST_ERRORS])
-
-
-def _asr(items, answers, clips, scorer: Scorer, normalizer: Normalizer | None) -> tuple[float, list[dict]]:
-    normalizer = normalizer or get_normalizer()
-    hyps = [c.value or "" for c in clips]
-    figures = []
-    for item, clip, hyp in zip(items, clips, hyps):
-        errors, words = clip_word_errors(item.speech.transcript, hyp, normalizer)
-        figures.append(dict(reference=item.speech.transcript, hypothesis=clip.value, errors=errors, ref_words=words))
-    return word_error_rate([i.speech.transcript for i in items], hyps, normalizer), figures
-
-
-def _asc(items, answers, clips, scorer: Scorer, normalizer: Normalizer | None) -> tuple[float, list[dict]]:
-    texts = [c.value if isinstance(c.value, str) else None for c in clips]
-    from_text = scorer.scene_confidences_many(texts)
-    predicted, figures = [], []
-    for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
-        conf = np.asarray(clip.value) if isinstance(answer, ClassScores) and clip.value is not None else from_text[k]
-        scene = scorer.predicted_scene_id(conf)
-        predicted.append(scene)
-        figures.append(dict(truth=item.background.scene, prediction=texts[k], predicted_scene=scene,
-                            correct=scene == item.background.scene))
-    return mean_accuracy([i.background.scene for i in items], predicted), figures
-
-
-def _at(items, answers, clips, scorer: Scorer, normalizer: Normalizer | None) -> tuple[float, list[dict]]:
-    event_ids = scorer.taxonomy.event_ids
-    lists = [list(c.value) if isinstance(c.value, tuple) else None for c in clips]
-    from_text = scorer.event_confidences_many(lists)
-    truth = np.zeros((len(items), len(event_ids)), dtype=np.int8)
-    scores = np.zeros((len(items), len(event_ids)))
-    figures = []
-    for k, (item, answer, clip) in enumerate(zip(items, answers, clips)):
-        truth[k, [event_ids.index(label) for label in item.background.event_labels]] = 1
-        if isinstance(answer, ClassScores) and clip.value is not None:
-            scores[k] = clip.value
-        else:
-            scores[k] = from_text[k]
-        figures.append(dict(truth=list(item.background.event_labels), prediction=lists[k],
-                            scores=[float(v) for v in scores[k]]))
-    return mean_average_precision(truth, scores), figures
-
-
-_SCORE = {"ASR": _asr, "ASC": _asc, "AT": _at}  # the plain metric of each task and its per-clip figures

@@ -1,8 +1,9 @@
 """The three tasks, each described once: its metric, the answer field it reads and its per-clip row fields.
 
-Everything that differs by task reads it from `TASK`; the metric computations
-themselves sit in `scoring/` (plain, `scoring/slices.py`) and `results/`
-(resampled, `results/bootstrap.py`), keyed by the task's name.
+Everything that differs by task reads it from `TASK`; the computations that
+differ by task (plain and resampled metric, per-clip arrays, rarest class,
+badness) sit in one table beside it, `TASK_METRIC` in `scoring/task_metrics.py`,
+keyed by the task's name: `spec/` never imports `scoring/`.
 """
 
 from __future__ import annotations
