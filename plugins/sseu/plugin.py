@@ -126,8 +126,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     outcome = config.stash[OUTCOME]
     tr.section("SSEU-Bench")
     tr.ensure_newline()
+    writer = config.get_terminal_writer()  # the reporter's own: gate lines coloured as write_line would
     tr.write(tables.terminal_block(outcome.records, ci=config.getoption("sseu_ci"), gates=outcome.gates, spaced=True,
-                                   paint=lambda text, passed: tr._tw.markup(text, red=not passed, green=passed)))
+                                   paint=lambda text, passed: writer.markup(text, red=not passed, green=passed)))
     if outcome.report_error:
         tr.write_line(f"\nERROR: {outcome.report_error}", red=True, bold=True)
     elif outcome.run is not None and outcome.promoted:
