@@ -29,7 +29,9 @@ Requests that arrive together are answered in one batch (up to
 ``--max-batch``, waiting at most ``--batch-wait-ms`` for company), one batch at
 a time: the adapter's batched generation is what makes concurrency pay. An
 adapter that is itself a client of something concurrent (or thread-safe) may
-run ``--workers N`` batches at once.
+run ``--workers N`` batches at once. With ``--max-batch 1`` there is nothing to
+gather: each request is answered in its connection's own thread (at most
+``--workers`` at once), without a hand-over to a batching thread and back.
 
 With ``--api-key-env`` the key is checked before the body is read (a caller
 without it cannot make the server read 64 MB), in constant time
@@ -147,7 +149,7 @@ def decoding_of(body: dict[str, Any]) -> Decoding:
 
 
 class Batcher:
-    """One worker thread answers queued requests in batches of equal decoding."""
+    """`workers` threads answer queued requests in batches of equal decoding (or, unbatched, the callers do)."""
 
     def __init__(self, adapter: Any, max_batch: int, wait_s: float, workers: int = 1) -> None:
         self.adapter = adapter
@@ -155,10 +157,20 @@ class Batcher:
         self.wait_s = wait_s
         self.queue: queue.Queue = queue.Queue()
         self.batches: list[int] = []  # sizes of the batches run (for tests and logs)
+        self._unbatched = threading.BoundedSemaphore(max(1, workers))  # calls at once when max_batch is 1
         self._threads = [threading.Thread(target=self._run, name=f"sseu-batcher-{k}", daemon=True)
-                         for k in range(max(1, workers))]
+                         for k in range(max(1, workers) if self.max_batch > 1 else 0)]
         for thread in self._threads:
             thread.start()
+
+    def answer(self, request: Request, decoding: Decoding) -> str:
+        """The answer to one request (raises what the adapter raised)."""
+        if self.max_batch > 1:
+            return self.submit(request, decoding).result()
+        future: Future = Future()
+        with self._unbatched:
+            self._answer([(request, decoding, future)], decoding)
+        return future.result()
 
     def submit(self, request: Request, decoding: Decoding) -> Future:
         future: Future = Future()
@@ -297,7 +309,7 @@ def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: 
                     return
                 request = Request(None, audio, prompt, None, "independent", int(decoding.seed or 0))  # type: ignore[arg-type]
                 try:
-                    text = batcher.submit(request, decoding).result()
+                    text = batcher.answer(request, decoding)
                 except SSEUError as exc:
                     self._error(500, str(exc), "server_error")
                     return

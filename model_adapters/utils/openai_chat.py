@@ -12,8 +12,9 @@ and grows back by one per limit's worth of answers (AIMD), up to `concurrency`.
 Transport: a replica at a plain ``http://`` URL (a local or in-cluster server)
 gets one keep-alive `http.client` connection per calling thread (`KeepAlive`);
 any other (HTTPS, a proxy in the environment, credentials in the URL) gets an
-`httpx.Client` (pooled, proxies and TLS as httpx gives them). The body is JSON
-bytes serialised once per request; the answer is read with `json.loads`. The
+`httpx.Client` (pooled, proxies and TLS as httpx gives them). The body comes as
+JSON bytes (`encode_body`, built by the caller, ahead of the call when it can) and
+is sent as it is on every attempt; the answer is read with `json.loads`. The
 openai client was the transport before: its request path (retry wrapper, typed
 response parsing) cost about a millisecond of CPU per request, most of a core
 at the rates a served model answers. The API key lives only in the
@@ -113,16 +114,16 @@ class ChatClient:
     def __repr__(self) -> str:
         return f"ChatClient(model={self.model!r}, base_url={public_urls(self.base_url)!r}, concurrency={self.concurrency})"
 
-    def complete_many(self, payloads: Iterable[dict[str, Any]]) -> list[str]:
-        """The answer text of each payload, in order; raises on the first payload that finally failed."""
-        payloads = list(payloads) if not isinstance(payloads, list) else payloads
-        if len(payloads) == 1:  # the harness's stream sends one at a time from its own threads
-            return [self.complete(payloads[0])]
-        return list(self._pool.map(self.complete, payloads))
+    def complete_many(self, bodies: Iterable[bytes]) -> list[str]:
+        """The answer text of each request body (`encode_body`), in order; raises on the first that finally failed."""
+        bodies = list(bodies) if not isinstance(bodies, list) else bodies
+        if len(bodies) == 1:  # the harness's stream sends one at a time from its own threads
+            return [self.complete(bodies[0])]
+        return list(self._pool.map(self.complete, bodies))
 
-    def complete(self, payload: dict[str, Any]) -> str:
+    def complete(self, body: bytes) -> str:
+        """The answer text of one request body, sent as it is on every attempt."""
         error: SSEUError | None = None
-        body = json.dumps(_body(payload), separators=(",", ":")).encode()  # once, for every attempt
         for attempt in range(self.max_retries + 1):
             replica = self._acquire()
             wait = None
@@ -233,11 +234,11 @@ class ChatClient:
             replica.client.close()
 
 
-def _body(payload: dict[str, Any]) -> dict[str, Any]:
-    """The request body: the payload with its ``extra_body`` fields merged in, as `create` would send it."""
+def encode_body(payload: dict[str, Any]) -> bytes:
+    """The request body as JSON: the payload with its ``extra_body`` fields merged in, as `create` would send it."""
     extra = payload.get("extra_body")
     body = {k: v for k, v in payload.items() if k != "extra_body"}
-    return {**body, **extra} if extra else body
+    return json.dumps({**body, **extra} if extra else body, separators=(",", ":")).encode()
 
 
 def _backoff(attempt: int) -> float:

@@ -7,7 +7,9 @@ will run is a `Job`; the jobs of one model share an `Engine` with
 * a prefetch thread (two for served models) that mixes, resamples and
   ``adapter.prepare_request``s upcoming clips into a bounded queue (soxr and soundfile release the GIL), in
   item-major order over the known jobs, so the mixer's small cache of decoded
-  sources hits and each item's sources are decoded once per pass;
+  sources hits and each item's sources are decoded once per pass: a served
+  model gets an item's clips of every job one after another, a batching
+  model one batch of items per job, job after job;
 * ``adapter.concurrency`` dispatch threads, each taking the next prepared unit
   as soon as it is free: one clip for concurrent (served) adapters, a batch of
   ``batch_size`` clips of one job otherwise;
@@ -16,6 +18,12 @@ will run is a `Job`; the jobs of one model share an `Engine` with
   otherwise, and always before a job is reported done (a finished case's
   answers are in the store).
 
+While a pipeline has engines, the objects that existed when the first one
+started (imported libraries, the collected cases: hundreds of thousands) are
+kept out of the garbage collector's sight (`gc.freeze`). A full collection
+walks them all with every thread stopped, 100-230 ms each on this project's
+test machine, several times a session: a served model waits through each.
+
 Joint and CoT cases of one (model, SNR, mode) group share one job. A job's
 ``model_seconds`` is the time its calls took divided by the calls in flight,
 so that over a process the cases' seconds add up to its wall time.
@@ -23,6 +31,7 @@ so that over a process the cases' seconds add up to its wall time.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import queue
 import threading
@@ -40,7 +49,6 @@ if TYPE_CHECKING:
 
 COMMIT_INTERVAL_S = 1.0
 PREFETCH_CLIPS = 64  # prepared clips waiting for the model, at most (plus one unit per dispatch thread)
-SOURCE_BLOCK = 32  # items per pass for concurrent adapters (what the mixer's source cache must hold)
 PREFETCH_THREADS = 2  # for concurrent adapters: soxr, numpy and soundfile release the GIL, so two overlap
 
 
@@ -76,11 +84,10 @@ class Engine:
         self.adapter = adapter
         self.concurrency = max(1, int(getattr(adapter, "concurrency", 1) or 1))
         self.unit = 1 if self.concurrency > 1 else max(1, int(adapter.batch_size))
-        self.block = max(self.unit, SOURCE_BLOCK if self.concurrency > 1 else self.unit)
-        source.mixer.reserve(self.block)
+        source.mixer.reserve(self.unit)  # a unit's items are decoded together: the cache must hold them
         self.interval = 0.0 if self.concurrency == 1 else COMMIT_INTERVAL_S
         self._lock = threading.Condition()
-        self._heap: list[tuple[int, int, int, Job]] = []  # (block, job order, serial, job)
+        self._heap: list[tuple[int, int, int, Job]] = []  # (block of items, job order, serial, job)
         self._serial = 0
         self._closing = False
         self._ready: queue.Queue = queue.Queue(maxsize=max(1, PREFETCH_CLIPS // self.unit))
@@ -107,10 +114,10 @@ class Engine:
     def _push(self, job: Job) -> None:
         if job.cursor < len(job.todo) and job.error is None:
             self._serial += 1
-            heapq.heappush(self._heap, (job.todo[job.cursor] // self.block, job.order, self._serial, job))
+            heapq.heappush(self._heap, (job.todo[job.cursor] // self.unit, job.order, self._serial, job))
 
     def _next_unit(self) -> tuple[Job, list[int]] | None:
-        """The next unit in (item block, job order): one job's todo clips of the lowest pending block."""
+        """The next unit in (block of `unit` items, job order): one job's todo clips of the lowest pending block."""
         with self._lock:
             while not self._heap and not self._closing:
                 self._lock.wait()
@@ -119,7 +126,7 @@ class Engine:
             block, _, _, job = heapq.heappop(self._heap)
             unit = []
             while (job.cursor < len(job.todo) and len(unit) < self.unit
-                   and job.todo[job.cursor] // self.block == block):
+                   and job.todo[job.cursor] // self.unit == block):
                 unit.append(job.todo[job.cursor])
                 job.cursor += 1
             self._push(job)
@@ -325,6 +332,8 @@ class Pipeline:
             engine.close(0.0)
             engine = None
         if engine is None:
+            if not self._engines:
+                gc.freeze()
             engine = self._engines[slot.label] = Engine(self.source, adapter)
         for pending in sorted(self._jobs.values(), key=lambda j: j.order):
             if pending.slot.label == slot.label and not pending.done.is_set() and not pending.queued:
@@ -333,4 +342,6 @@ class Pipeline:
     def close(self, wait_s: float) -> None:
         for engine in self._engines.values():
             engine.close(wait_s)
+        if self._engines:
+            gc.unfreeze()
         self._engines.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 
@@ -97,6 +98,45 @@ def test_long_clips_can_be_cut_and_chunked(server):
     chunks = [audio_of(p)[0] for p in message["content"] if p["type"] == "input_audio"]
     assert [c.size for c in chunks] == [16_000, 16_000, 8_000]
     np.testing.assert_allclose(np.concatenate(chunks), clip(seconds=4.0)[:40_000], atol=1 / 32_000)
+
+
+def test_the_body_sent_is_the_json_of_the_request_written_out(server):
+    """Checked against json.dumps of the body built here by hand (the adapter splices its audio in as bytes)."""
+    adapter = make(server)
+    request = req('Which "scene"? \\ über')
+    adapter.answer([adapter.prepare_request(request)])
+    wav = io.BytesIO()
+    sf.write(wav, clip(), 16_000, format="WAV", subtype="PCM_16")
+    expected = {"model": "test-audio", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": 'Which "scene"? \\ über'},
+        {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav.getvalue()).decode(), "format": "wav"}}]}],
+        "temperature": 0.0, "max_tokens": 256}
+    assert server.seen[-1].raw == json.dumps(expected, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("settings, prompt, mode", [
+    ({}, "Which scene?", "independent"),
+    ({"audio_chunk_seconds": 0.5, "audio_first": True, "system_prompt": "Be terse.", "extra_body": {"top_k": 5},
+      "modalities": ["text"]}, "Events?", "joint"),
+    ({"temperature": 0.7, "top_p": 0.9, "wav_subtype": "FLOAT", "max_tokens_field": "max_completion_tokens"},
+     "Think.", "cot"),
+    ({}, "a prompt that holds the splice mark \x00sseu-audio\x00", "independent"),
+])
+def test_a_body_prepared_ahead_is_byte_for_byte_the_one_built_at_the_call(server, settings, prompt, mode):
+    adapter = make(server, **settings)
+    request = req(prompt, mode=mode, seed=5)
+    adapter.answer([adapter.prepare_request(request)])
+    adapter.answer([request])
+    prepared, plain = server.seen
+    assert prepared.raw == plain.raw and prepared.body["messages"][-1]["content"]
+    assert prepared.raw.count(b'"input_audio":{"data":"') == (3 if "audio_chunk_seconds" in settings else 1)
+
+
+def test_a_prepared_body_is_not_sent_with_another_decoding(server):
+    adapter = make(server)
+    prepared = adapter.prepare_request(req())
+    adapter.generate([prepared], dataclasses.replace(adapter.decoding_for("independent", 0), max_new_tokens=7))
+    assert server.seen[-1].body["max_tokens"] == 7
 
 
 def test_the_key_travels_only_in_the_authorization_header(server, monkeypatch):

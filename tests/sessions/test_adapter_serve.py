@@ -134,6 +134,49 @@ def test_protocol_errors_are_answered_not_crashed(echo):
     assert status == 200  # the server still answers after the errors
 
 
+class Slow(TextAdapter):
+    """Answers after 0.1 s, counting the calls in flight and the threads that made them."""
+
+    name = "slow"
+    sample_rate = 16_000
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = self.max_in_flight = 0
+        self.batches: list[int] = []
+        self.threads: set[str] = set()
+
+    def generate(self, requests, decoding):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.batches.append(len(requests))
+            self.threads.add(threading.current_thread().name)
+        time.sleep(0.1)
+        with self.lock:
+            self.in_flight -= 1
+        return [f"{r.prompt}|{r.audio.size}" for r in requests]
+
+
+def test_unbatched_requests_are_answered_in_their_own_threads_at_most_workers_at_once():
+    adapter = Slow()
+    server = ModelServer(adapter, "m", port=0, max_batch=1, batch_wait_ms=0, workers=2).start()
+    try:
+        assert not [t for t in threading.enumerate() if t.name.startswith("sseu-batcher")]  # nothing to gather
+        results: list[str] = []
+        threads = [threading.Thread(target=lambda i=i: results.append(
+            post(server.base_url, body(prompt=f"p{i}"))[1]["choices"][0]["message"]["content"])) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.close()
+    assert sorted(results) == sorted(f"p{i}|16000" for i in range(6))
+    assert adapter.batches == [1] * 6 and adapter.max_in_flight == 2  # --workers bounds the calls at once
+    assert not any(name.startswith("sseu-batcher") for name in adapter.threads)
+
+
 def test_model_failures_and_class_scores_are_500s():
     for adapter, message in ((Echo(fail=True), "the model fell over"), (Scores(), "serve only text models")):
         server = ModelServer(adapter, "m", port=0).start()
@@ -188,6 +231,42 @@ def test_base64_helper_round_trips():
     decoded, rate = read_wav(base64.b64decode(wav_base64(audio, 16_000)))
     assert rate == 16_000 and np.array_equal(decoded, audio)
     assert Path(__file__).name.startswith("test_adapter_")
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT", "PCM_U8"])
+def test_wav_decoding_gives_libsndfiles_samples(subtype, channels):
+    """16-bit PCM takes the server's own fast reader, the rest soundfile: both give what libsndfile reads."""
+    import io
+
+    import soundfile as sf
+
+    from model_adapters.utils.audio import read_wav
+
+    rng = np.random.default_rng(channels)
+    audio = np.clip(rng.standard_normal((4_000, channels)) * 0.4, -1, 1).astype(np.float32)
+    audio[:4, 0] = [-1.0, 1.0, 0.5 / 32767, -0.5 / 32767]  # the ends of the scale and rounding ties
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, 22_050, format="WAV", subtype=subtype)
+    reference, rate = sf.read(io.BytesIO(buffer.getvalue()), dtype="float32", always_2d=True)
+    decoded, decoded_rate = read_wav(buffer.getvalue())
+    assert decoded_rate == rate == 22_050 and decoded.dtype == np.float32
+    assert np.array_equal(decoded, reference.mean(axis=1).astype(np.float32))
+
+
+def test_a_truncated_or_foreign_file_is_left_to_soundfile():
+    import io
+
+    import soundfile as sf
+
+    from model_adapters.utils.audio import read_wav, wav_bytes
+
+    whole = wav_bytes(np.linspace(-0.5, 0.5, 1_001, dtype=np.float32), 16_000)
+    cut = whole[:-1]  # half a sample short
+    reference, _ = sf.read(io.BytesIO(cut), dtype="float32", always_2d=True)
+    assert np.array_equal(read_wav(cut)[0], reference[:, 0])
+    with pytest.raises(sf.LibsndfileError):
+        read_wav(b"RIFF....WAVEnot audio")
 
 
 def test_the_key_is_checked_before_the_body_is_read_and_in_constant_time(monkeypatch):

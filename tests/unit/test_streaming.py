@@ -113,6 +113,41 @@ def test_streamed_mixtures_are_bit_identical_and_each_source_is_decoded_once(tmp
         assert got[case] == expected, case.id
 
 
+def test_a_served_model_gets_the_set_item_by_item_and_each_source_is_decoded_once(tmp_path, monkeypatch):
+    """Concurrent adapters get an item's clips of every case one after another: a cache of 2 items suffices."""
+    decoded: list[str] = []
+    real = mixer_module.read_mono
+    monkeypatch.setattr(mixer_module, "read_mono", lambda path, *a, **k: decoded.append(str(path)) or real(path, *a, **k))
+    adapter = Hearing(concurrency=4)
+    source = AnswerSource(Mixer(MANIFEST, cache_items=2), PredictionStore(tmp_path / "p.sqlite"))
+    cases = [Case("hearing", "AT", snr, "independent") for snr in ("snr_p10", "snr_0", "snr_m10", "snr_minf")]
+    for case in cases:
+        source.plan(slot_for(adapter), ITEMS, case, case.id, 0)
+    got = {case: source.answers(slot_for(adapter), ITEMS, case, case.id, 0).answers for case in cases}
+    source.close()
+    assert len(decoded) == 2 * len(ITEMS) and len(set(decoded)) == 2 * len(ITEMS)  # case-major order: 4 times
+    fresh = Mixer(MANIFEST, cache_items=1)
+    for case in cases:
+        assert got[case] == [f"Transcript: {audio_digest(fresh.waveform(i, case.snr_db, 16_000))}" for i in ITEMS]
+
+
+def test_the_session_heap_is_frozen_for_the_collector_only_while_models_stream(tmp_path):
+    import gc
+
+    class Frozen(Hearing):
+        def answer(self, requests):
+            self.frozen = gc.get_freeze_count()
+            return super().answer(requests)
+
+    before = gc.get_freeze_count()
+    adapter = Frozen()
+    source = AnswerSource(Mixer(MANIFEST), None)
+    source.answers(slot_for(adapter), ITEMS[:2], Case("hearing", "ASR", "snr_0", "independent"), "p", 0)
+    assert adapter.frozen > before  # what existed when the model started is out of the collector's sight
+    source.close()
+    assert gc.get_freeze_count() == before
+
+
 class Overlap(Hearing):
     """Holds the last clip of the ASR case until a clip of the next case (ASC) is being answered."""
 
