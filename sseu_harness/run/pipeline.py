@@ -21,7 +21,7 @@ will run is a `Job`; the jobs of one model share an `Engine` with
 While a pipeline has engines, the objects that existed when the first one
 started (imported libraries, the collected cases: hundreds of thousands) are
 kept out of the garbage collector's sight (`gc.freeze`). A full collection
-walks them all with every thread stopped, 100-230 ms each on this project's
+walks them all with every thread stopped, 90-230 ms each on this project's
 test machine, several times a session: a served model waits through each.
 
 Joint and CoT cases of one (model, SNR, mode) group share one job. A job's
