@@ -58,6 +58,10 @@ class Adapter(ABC):
     batch_size: int = 1
     concurrency: int = 1  # calls the harness may have in flight at once (served models: their request pool)
     settings: dict = {}  # what identifies this configuration (model id, revision, decoding)
+    # Set by the harness (--sseu-timeout): seconds after which it abandons a call. An adapter that holds a
+    # shared resource during a call (a connection, a concurrency slot) gives up by then, so that an abandoned
+    # call does not keep it from the calls after it. None: no limit.
+    call_timeout: float | None = None
 
     @classmethod
     def identity(cls, user_settings: dict) -> dict:

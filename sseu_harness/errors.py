@@ -15,3 +15,12 @@ class AudioError(SSEUError):
 
 class ConfigError(SSEUError):
     """An option, data file or model name is invalid."""
+
+
+class ModelGaveUp(SSEUError):
+    """The model cannot answer any more (its server is dead or silent): fail its remaining clips at once.
+
+    Raised by an adapter (e.g. the HTTP client's circuit breaker); the harness
+    fails the model's remaining cases with this one message instead of trying
+    every clip. Answers already given are stored, so a rerun resumes.
+    """

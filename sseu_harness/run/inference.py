@@ -12,23 +12,20 @@ its reason. Failures are not stored: a rerun retries them.
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from sseu_harness.adapter import Adapter, Answer, Failure, Request
+from sseu_harness.adapter import Adapter, Answer, ClassScores, Failure, Request
 from sseu_harness.dataset.manifest import Item
 from sseu_harness.dataset.mixer import MIXER_VERSION, Mixer
-from sseu_harness.errors import SSEUError
+from sseu_harness.errors import ModelGaveUp, SSEUError
+from sseu_harness.redaction import failure_reason
 from sseu_harness.run.pipeline import Job, Pipeline
 from sseu_harness.run.store import PredictionStore, answer_key, canonical_json
 from sseu_harness.spec.cases import Case
 
 Progress = Callable[[int, int], None]
-MAX_REASON = 500
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 
 
 @dataclass
@@ -120,13 +117,18 @@ class AnswerSource:
     def ask(self, adapter: Adapter, requests: list[Request]) -> list[Answer | Failure]:
         try:
             out = self._call(adapter, requests)
+        except ModelGaveUp:
+            raise  # the model cannot answer any more: its engine fails the rest at once
         except Exception as exc:  # noqa: BLE001 - a model's failure is data, not a crash
             if len(requests) == 1:
-                return [Failure(_reason(exc))]
+                return [Failure(failure_reason(exc))]
             return [self.ask(adapter, [r])[0] for r in requests]
         if len(out) != len(requests):
             raise SSEUError(f"adapter {adapter.name} returned {len(out)} answers for {len(requests)} requests")
-        return out
+        # an answer the store cannot keep fails its clip here, not the commit of every clip written with it
+        return [a if isinstance(a, (str, ClassScores)) else
+                Failure(f"TypeError: adapter {adapter.name} answered {type(a).__name__}, not text or ClassScores")
+                for a in out]
 
     def _call(self, adapter: Adapter, requests: list[Request]) -> list[Answer]:
         if self.timeout is None:
@@ -151,12 +153,3 @@ class AnswerSource:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _reason(exc: BaseException) -> str:
-    """The exception as one line, with the values of secret-looking environment variables removed."""
-    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-    for name, value in os.environ.items():
-        if _SECRET_NAME.search(name) and len(value) >= 8:
-            text = text.replace(value, "<redacted>")
-    return text[:MAX_REASON]

@@ -16,7 +16,16 @@ will run is a `Job`; the jobs of one model share an `Engine` with
 * a writer thread that stores answers as they arrive: every unit when the
   adapter runs one call at a time, at least every `COMMIT_INTERVAL_S`
   otherwise, and always before a job is reported done (a finished case's
-  answers are in the store).
+  answers are in the store). A commit that fails (the store locked beyond
+  SQLite's busy wait, an unwritable disk) turns the answers it held, and only
+  those, into failures: counted in their cases, not stored, asked again by a
+  rerun.
+
+Nothing waits without a bound: a job is done when its every clip is answered
+and written, or when it fails; a case waiting on a job whose engine has a
+dead thread, or that has done nothing for longer than a call may take, fails
+with a message instead of hanging. An adapter that raises `ModelGaveUp` (a
+dead server) fails its engine's remaining jobs at once.
 
 While a pipeline has engines, the objects that existed when the first one
 started (imported libraries, the collected cases: hundreds of thousands) are
@@ -42,7 +51,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from sseu_harness.adapter import Adapter, Answer, Failure, Request
 from sseu_harness.dataset.manifest import Item
-from sseu_harness.errors import SSEUError
+from sseu_harness.errors import ModelGaveUp, SSEUError
+from sseu_harness.redaction import failure_reason
 from sseu_harness.spec.cases import Case
 
 if TYPE_CHECKING:
@@ -62,6 +72,7 @@ PREFETCH_CLIPS = 64  # prepared clips waiting for the model, at most (plus one u
 # vs 6.0 ms against a zero-latency server) for 8 % more throughput at concurrency 128 (0.36 vs 0.33), and the
 # cores are what the calls in flight and a local server need (benchmarks/serving_speed.py, figures 2 and 3).
 PREFETCH_THREADS = 2 if _cores() >= 4 else 1
+STALL_GRACE_S = 60.0  # beyond the call limit: a commit interval and SQLite's 30 s busy wait, with room to spare
 
 
 @dataclass(eq=False)
@@ -79,6 +90,7 @@ class Job:
     from_store: int
     order: int
     error: BaseException | None = None
+    traceback: object = None  # the error's traceback where it happened (re-raised fresh by every reader)
     cursor: int = 0  # next position in `todo` to hand to the prefetch
     unanswered: int = 0  # clips asked for and not yet answered
     remaining: int = 0  # clips asked for and not yet answered and stored
@@ -98,6 +110,9 @@ class Engine:
         self.unit = 1 if self.concurrency > 1 else max(1, int(adapter.batch_size))
         source.mixer.reserve(self.unit)  # a unit's items are decoded together: the cache must hold them
         self.interval = 0.0 if self.concurrency == 1 else COMMIT_INTERVAL_S
+        adapter.call_timeout = source.timeout  # so that a call it abandons frees what it holds by then
+        self.gave_up: ModelGaveUp | None = None
+        self.active = time.monotonic()  # when a thread last did something (a unit prepared, called, written)
         self._lock = threading.Condition()
         self._heap: list[tuple[int, int, int, Job]] = []  # (block of items, job order, serial, job)
         self._serial = 0
@@ -118,6 +133,11 @@ class Engine:
     # --- jobs in ----------------------------------------------------------------------
 
     def add(self, job: Job) -> None:
+        self.active = time.monotonic()
+        if self.gave_up is not None:
+            job.queued = True
+            self._fail(job, self.gave_up)
+            return
         with self._lock:
             job.queued = True
             self._push(job)
@@ -163,6 +183,7 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - bad audio fails its case, named, not the process
                 self._fail(job, exc)
                 continue
+            self.active = time.monotonic()
             self._put(self._ready, (job, unit, requests))
 
     def _dispatch(self) -> None:
@@ -171,17 +192,24 @@ class Engine:
             if got is None:
                 return
             job, unit, requests = got
+            if self.gave_up is not None:
+                self._fail(job, self.gave_up)
             with self._lock:
-                if self._closing:
+                if self._closing or job.error is not None:
                     continue
                 self._busy += 1
+            self.active = time.monotonic()
             try:
                 started = time.perf_counter()
                 results = self.source.ask(self.adapter, requests)
                 elapsed = time.perf_counter() - started
+            except ModelGaveUp as exc:
+                self._give_up(job, exc)
+                results, elapsed = None, 0.0
             except BaseException as exc:  # noqa: BLE001 - e.g. an adapter returning the wrong count
                 self._fail(job, exc)
                 results, elapsed = None, 0.0
+            self.active = time.monotonic()
             if results is not None:
                 self._writes.put((job, unit, results, elapsed / self.concurrency))
             with self._lock:  # after the hand-over: `close` waits for busy units to reach the writer
@@ -207,20 +235,32 @@ class Engine:
             while (entry := self._next_write(None)) is not None:  # and whatever else is already waiting
                 batch.append(entry)
                 self._absorb(entry)
-            try:
-                if store is not None:
-                    store.put_many([(job.keys[k], self.source.identity_of(job, k), answer)
-                                    for job, unit, results, _ in batch
-                                    for k, answer in zip(unit, results) if not isinstance(answer, Failure)])
-            except Exception as exc:  # noqa: BLE001 - a store that cannot be written fails the cases waiting on it
-                for job, *_ in batch:
-                    job.error = job.error or exc
-            last = time.monotonic()
+            if store is not None:
+                self._commit(store, batch)
+            last = self.active = time.monotonic()
             for job, unit, _, _ in batch:
                 with self._lock:
                     job.remaining -= len(unit)
                     if job.remaining == 0:
                         job.done.set()
+
+    def _commit(self, store, batch: list[tuple]) -> None:
+        """Store a batch's answers in one transaction; if that fails, those answers (only they) become failures.
+
+        Their cases count them (a store that cannot be written fails the cases waiting on it through
+        --sseu-max-error-rate), and a rerun asks for them again; every other answer stays.
+        """
+        try:
+            store.put_many([(job.keys[k], self.source.identity_of(job, k), answer)
+                            for job, unit, results, _ in batch
+                            for k, answer in zip(unit, results) if not isinstance(answer, Failure)])
+        except Exception as exc:  # noqa: BLE001 - the answers it held fail, not the writer
+            failure = Failure(f"not stored in the prediction store {store.path} ({failure_reason(exc)}); "
+                              "a rerun asks for it again")
+            for job, unit, results, _ in batch:
+                for k, answer in zip(unit, results):
+                    if not isinstance(answer, Failure):
+                        job.answers[k] = failure
 
     def _next_write(self, timeout: float | None) -> tuple | None:
         """The next unit's answers within `timeout` (None: only one already waiting); None when there is none
@@ -245,8 +285,31 @@ class Engine:
 
     def _fail(self, job: Job, exc: BaseException) -> None:
         with self._lock:
-            job.error = job.error or exc
+            if job.error is None:
+                job.error, job.traceback = exc, exc.__traceback__
             job.done.set()
+
+    def _give_up(self, job: Job, exc: ModelGaveUp) -> None:
+        """The model cannot answer any more: fail this job and every job still waiting for the model."""
+        with self._lock:
+            self.gave_up = self.gave_up or exc
+            waiting = [entry[3] for entry in self._heap]
+            self._heap.clear()
+        for other in [job, *waiting]:
+            self._fail(other, self.gave_up)
+
+    def stalled(self, timeout: float | None) -> str | None:
+        """Why this engine can no longer finish a job (a thread died, or nothing moved for longer than a unit's
+        calls may take), or None."""
+        dead = [t.name for t in self._threads if not t.is_alive()]
+        if dead and not self._closing:
+            return f"its thread {dead[0]} ended unexpectedly"
+        if timeout:
+            limit = timeout * (self.unit + 1) + STALL_GRACE_S  # a failed batch is retried clip by clip
+            idle = time.monotonic() - self.active
+            if idle > limit:
+                return f"nothing moved for {idle:.0f} s (a unit's calls may take {limit:.0f} s)"
+        return None
 
     def _put(self, target: queue.Queue, entry: object) -> None:
         while True:
@@ -321,6 +384,13 @@ class Pipeline:
         while not job.done.wait(0.5):
             if progress:
                 progress(total - job.remaining, total)
+            engine = self._engines.get(job.slot.label)
+            why = engine.stalled(self.source.timeout) if engine is not None and job.queued else None
+            if why:  # a bug of ours, not the model's: say so rather than wait forever
+                job.error = job.error or SSEUError(
+                    f"the answers of {job.case.id} stopped coming: model {job.slot.label}'s pipeline {why}; the "
+                    "answers so far are stored and a rerun asks for the rest (please report this)")
+                job.done.set()
         if progress and job.todo and job.error is None:
             progress(total, total)
         key = self._key(job.case, job.seed)
@@ -330,8 +400,8 @@ class Pipeline:
                 self._read[key] = job
                 while len(self._read) > self._keep:
                     self._read.pop(next(iter(self._read)))
-        if job.error is not None:
-            raise job.error
+        if job.error is not None:  # the traceback where it happened: not grown by every case re-raising it
+            raise job.error.with_traceback(job.traceback)  # type: ignore[arg-type]
         return job
 
     def _start(self, slot: "ModelSlot") -> None:
