@@ -26,7 +26,8 @@ import json
 import os
 from typing import Any, Mapping
 
-from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter, decoding_summary
+from model_adapters.families.text import (DECODING_SETTINGS, DEFAULT_MAX_NEW_TOKENS, Decoding, TextAdapter,
+                                          decoding_summary)
 from model_adapters.utils.audio import cut, wav_bytes
 from model_adapters.utils.openai_chat import ChatClient, encode_body, public_url, public_urls, split_urls
 from sseu_harness.adapter import Request
@@ -52,10 +53,19 @@ ENDPOINT_SETTINGS = DECODING_SETTINGS.extend(
     extra_body=Setting("table", None, help="extra request fields (e.g. vLLM's top_k)"),
     concurrency=Setting("pos_int", 8, help="requests in flight at once (over all replicas)"),
     adaptive_concurrency=Setting("bool", False, help="halve a replica's concurrency on 429/503, then grow it again"),
-    timeout=Setting("pos", 120.0, help="seconds per request attempt"),
+    timeout=Setting("pos", None, help="seconds per request attempt (default: 60 + 0.25 per max_new_tokens: "
+                                      "124 s for 256 tokens, 316 s for CoT's 1024)"),
     max_retries=Setting("int", 5, help="retries with backoff on 429, 5xx, timeouts, connection errors"),
+    give_up_after=Setting("int", 10, help="fail the remaining clips at once after this many attempts in a row "
+                                          "could not connect or timed out (0: never)"),
     batch_size=Setting("pos_int", 32, help="clips handed over per call (sent concurrency at a time)"),
 )
+
+# A request attempt's default time limit follows its token budget, so that a long (CoT) answer is not cut off
+# and asked again while the server still works on it. 0.25 s per token is a 7B model at 32 tokens/s answering
+# a batch of 8 on one GPU (our serve wrapper's default --max-batch), with room to spare.
+ATTEMPT_BASE_S = 60.0
+ATTEMPT_S_PER_TOKEN = 0.25
 
 _AUDIO_MARK = "\x00sseu-audio\x00"  # where `encode` splices the base64 audio into the serialised body
 _AUDIO_MARK_JSON = json.dumps(_AUDIO_MARK).encode()
@@ -99,8 +109,9 @@ class ChatAdapter(TextAdapter):
                 f"{values['api_key_env']} (or name another one with api_key_env)"
             )
         self.client = ChatClient(self.name, self.base_url, key, concurrency=values["concurrency"],
-                                 timeout=float(values["timeout"]), max_retries=values["max_retries"],
-                                 hint=self.serve_hint(), adaptive=values["adaptive_concurrency"])
+                                 timeout=float(values["timeout"] or attempt_timeout(DEFAULT_MAX_NEW_TOKENS["joint"])),
+                                 max_retries=values["max_retries"], hint=self.serve_hint(),
+                                 adaptive=values["adaptive_concurrency"], give_up_after=values["give_up_after"])
         self.settings = self.describe(values)
 
     # --- configuration ---------------------------------------------------------------
@@ -109,8 +120,9 @@ class ChatAdapter(TextAdapter):
     def resolve(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults, settings and the environment merged; a ConfigError when the endpoint is unknown."""
         values = cls.SETTINGS.parse(cls.name, settings)
-        if values["max_retries"] < 0:
-            raise ConfigError(f"model {cls.name}: max_retries must be >= 0, got {values['max_retries']}")
+        for name in ("max_retries", "give_up_after"):
+            if values[name] < 0:
+                raise ConfigError(f"model {cls.name}: {name} must be >= 0, got {values[name]}")
         values["base_url"] = ",".join(split_urls(values["base_url"])) or cls.env_base_url()
         values["api_model"] = values["api_model"] or cls.env_api_model() or cls.default_api_model
         if not values["base_url"]:
@@ -174,8 +186,10 @@ class ChatAdapter(TextAdapter):
         return dataclasses.replace(request, prepared=PreparedBody(decoding, self.encode(request, decoding)))
 
     def generate(self, requests: list[Request], decoding: Decoding) -> list[str]:
-        # a generator: the pool starts sending while later bodies (WAV, base64, JSON) are still being built
-        return self.client.complete_many(self.body(r, decoding) for r in requests)
+        # a generator: the pool starts sending while later bodies (WAV, base64, JSON) are still being built;
+        # the call ends by the harness's limit (call_timeout), so that a call it abandons frees its slot
+        return self.client.complete_many((self.body(r, decoding) for r in requests), within=self.call_timeout,
+                                         timeout=self.values["timeout"] or attempt_timeout(decoding.max_new_tokens))
 
     def body(self, request: Request, decoding: Decoding) -> bytes:
         """The request's JSON body: the one prepared ahead when it was built for this decoding."""
@@ -244,6 +258,11 @@ class ChatAdapter(TextAdapter):
 
     def close(self) -> None:
         self.client.close()
+
+
+def attempt_timeout(max_new_tokens: int) -> float:
+    """Seconds one request attempt may take by default: its token budget's worth (see ATTEMPT_S_PER_TOKEN)."""
+    return ATTEMPT_BASE_S + ATTEMPT_S_PER_TOKEN * max_new_tokens
 
 
 def _official(base_url: str) -> bool:

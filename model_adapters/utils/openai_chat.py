@@ -2,12 +2,28 @@
 
 Several replicas of one served model share the load: each request goes to
 the least-busy replica (fewest requests in flight), and a request that cannot
-reach its replica (connection refused, timeout) is retried at once on another;
-the unreachable replica is avoided for `DOWN_S` seconds. Retries with
-exponential backoff on 408/409/429/5xx honour the server's ``retry-after`` /
-``retry-after-ms`` headers (`max_retries` per request, over all replicas).
-With ``adaptive`` on, each replica's concurrency limit halves on a 429 or 503
-and grows back by one per limit's worth of answers (AIMD), up to `concurrency`.
+reach its replica (connection refused, timeout) is tried at once on another
+(without using up a retry); the unreachable replica is avoided for `DOWN_S`
+seconds. Retries with exponential backoff on 408/409/429/5xx honour the
+server's ``retry-after`` / ``retry-after-ms`` headers (`max_retries` per
+request, over all replicas). With ``adaptive`` on, each replica's concurrency
+limit halves on a 429 or 503 and grows back by one per limit's worth of
+answers (AIMD), up to `concurrency`.
+
+Bounds. A call given a deadline (the harness's ``--sseu-timeout``) ends by it
+whatever its retries: each attempt's socket timeout is the smaller of
+`timeout` and the time left, and no backoff runs past it, so a call the
+harness abandons frees its concurrency slot and connection then. A circuit
+breaker gives up on a dead or silent server: after `give_up_after`
+consecutive attempts (over all calls and replicas) that could not connect or
+timed out, every call fails at once with one message (`EndpointGaveUp`).
+
+Answers. The first choice's ``message.content``: a string as it is (``""``
+too: the model said nothing), a list of parts joined from its text parts; a
+``refusal`` is the refusal `REFUSAL_ANSWER` (counted as one by the parser);
+``null`` content is a glitch, retried like a 5xx; empty content cut by
+``finish_reason: length`` and content of any other type are failures that say
+so. None of these failures is stored, so a rerun asks again.
 
 Transport: a replica at a plain ``http://`` URL (a local or in-cluster server)
 gets one keep-alive `http.client` connection per calling thread (`KeepAlive`);
@@ -28,6 +44,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import select
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +54,8 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
 
-from sseu_harness.errors import ConfigError, SSEUError
+from sseu_harness.errors import ConfigError, ModelGaveUp, SSEUError
+from sseu_harness.redaction import redact
 
 # Statuses that retrying cannot fix: the key, the model name or the request is wrong.
 _CONFIG_STATUSES = {400, 401, 403, 404, 422}
@@ -45,10 +63,21 @@ _RETRY_STATUSES = {408, 409, 429}  # and every 5xx
 _BACKOFF_STATUSES = {429, 503}  # the server asks for less: adaptive concurrency backs off
 DOWN_S = 5.0  # how long an unreachable replica is avoided
 MAX_RETRY_AFTER_S = 60.0
+MAX_ERROR_BODY = 65_536  # bytes of an error body read for its message (redacted whole, then cut to 500 characters)
+# What a `refusal` field becomes: a phrase data/refusals.toml declines for every field and mode.
+REFUSAL_ANSWER = "I can't help with this request."
 
 
 class EndpointError(SSEUError):
     """The endpoint kept failing (rate limit, 5xx, timeout, unreachable) after all retries."""
+
+
+class EndpointGaveUp(EndpointError, ModelGaveUp):
+    """The circuit breaker is open: the server could not be reached too many times in a row."""
+
+
+class _Glitch(Exception):
+    """A 200 whose answer is missing (``content: null``): retried like a 5xx."""
 
 
 def split_urls(text: str | list[str] | None) -> list[str]:
@@ -89,12 +118,17 @@ class Replica:
 
 class ChatClient:
     def __init__(self, model: str, base_url: str, api_key: str | None, *, concurrency: int = 8,
-                 timeout: float = 120.0, max_retries: int = 5, hint: str = "", adaptive: bool = False) -> None:
+                 timeout: float = 120.0, max_retries: int = 5, hint: str = "", adaptive: bool = False,
+                 give_up_after: int = 10) -> None:
         httpx = _httpx(model)
         self.model = model
         self.base_url = base_url
         self.concurrency = concurrency
+        self.timeout = timeout
         self.max_retries = max_retries
+        self.give_up_after = give_up_after  # 0: never
+        self.unreachable_in_row = 0
+        self.gave_up: EndpointGaveUp | None = None
         self.hint = hint
         self.adaptive = adaptive
         self._key = api_key or ""
@@ -114,26 +148,45 @@ class ChatClient:
     def __repr__(self) -> str:
         return f"ChatClient(model={self.model!r}, base_url={public_urls(self.base_url)!r}, concurrency={self.concurrency})"
 
-    def complete_many(self, bodies: Iterable[bytes]) -> list[str]:
-        """The answer text of each request body (`encode_body`), in order; raises on the first that finally failed."""
+    def complete_many(self, bodies: Iterable[bytes], within: float | None = None,
+                      timeout: float | None = None) -> list[str]:
+        """The answer text of each request body (`encode_body`), in order; raises on the first that finally failed.
+        `within`: seconds the whole call may take (None: no bound beyond the retries'); `timeout`: seconds per
+        attempt (None: the client's)."""
+        deadline = None if within is None else time.monotonic() + within
         bodies = list(bodies) if not isinstance(bodies, list) else bodies
         if len(bodies) == 1:  # the harness's stream sends one at a time from its own threads
-            return [self.complete(bodies[0])]
-        return list(self._pool.map(self.complete, bodies))
+            return [self.complete(bodies[0], deadline, timeout)]
+        return list(self._pool.map(lambda body: self.complete(body, deadline, timeout), bodies))
 
-    def complete(self, body: bytes) -> str:
-        """The answer text of one request body, sent as it is on every attempt."""
+    def complete(self, body: bytes, deadline: float | None = None, timeout: float | None = None) -> str:
+        """The answer text of one request body, sent as it is on every attempt, by `deadline` (monotonic), each
+        attempt within `timeout` seconds (None: the client's)."""
+        timeout = timeout or self.timeout
         error: SSEUError | None = None
-        for attempt in range(self.max_retries + 1):
-            replica = self._acquire()
+        retries = 0
+        tried: set[int] = set()  # replicas that could not be reached since the last retry
+        while True:
+            if self.gave_up is not None:
+                raise self.gave_up.with_traceback(None)
+            replica = self._acquire(deadline)
+            limit = timeout if deadline is None else min(timeout, deadline - time.monotonic())
+            if limit <= 0:
+                self._release(replica, ok=False)
+                error = self._late(error)
+                break
             wait = None
             try:
-                response = replica.client.post("chat/completions", content=body)
+                response = replica.client.post("chat/completions", content=body, timeout=limit)
                 status = response.status_code
             except self._unreachable as exc:  # refused, reset or timed out: try another replica
                 self._release(replica, ok=False)
                 error = self._translate(f"{type(exc).__name__}: {exc}", None, replica, unreachable=True)
-                wait = self._down(replica, attempt)
+                self._count_unreachable(error)
+                tried.add(id(replica))
+                wait = self._down(replica, retries, tried)
+                if wait is None:
+                    continue  # another replica is up and untried: not a retry
             except BaseException as exc:
                 self._release(replica, ok=False)
                 if not isinstance(exc, (self._http.HTTPError, self._http.InvalidURL)):
@@ -141,37 +194,81 @@ class ChatClient:
                 error = self._translate(f"{type(exc).__name__}: {exc}", None, replica)
                 break
             else:
+                self.unreachable_in_row = 0  # it answered: whatever it said, it is alive
                 if status < 400:
                     self._release(replica, ok=True)
-                    return self._content(response, replica)
-                self._release(replica, ok=False)
-                error = self._translate(_error_text(response), status, replica)
-                if status in _CONFIG_STATUSES or not (status in _RETRY_STATUSES or status >= 500):
-                    break
-                wait = self._throttled(replica, status, response.headers, attempt)
-            if wait and attempt < self.max_retries:
+                    try:
+                        return self._content(response, replica)
+                    except _Glitch as glitch:
+                        error = EndpointError(f"{self.model} at {public_url(replica.url)} failed after "
+                                              f"{self.max_retries} retries: {glitch}")
+                        wait = _backoff(retries)
+                else:
+                    self._release(replica, ok=False)
+                    error = self._translate(_error_text(response, self._key), status, replica)
+                    if status in _CONFIG_STATUSES or not (status in _RETRY_STATUSES or status >= 500):
+                        break
+                    wait = self._throttled(replica, status, response.headers, retries)
+            if retries >= self.max_retries:
+                break
+            if deadline is not None and time.monotonic() + (wait or 0.0) >= deadline:
+                error = self._late(error)
+                break
+            retries += 1
+            tried.clear()
+            if wait:
                 time.sleep(wait)
         assert error is not None
         raise error  # outside any except block: no chained httpx exception (it holds the key)
 
+    def _late(self, last: SSEUError | None) -> EndpointError:
+        return EndpointError(f"{self.model}: no answer within the call's time limit (--sseu-timeout)"
+                             + (f"; last: {last}" if last is not None else ""))
+
     def _content(self, response: Any, replica: Replica) -> str:
-        """The first choice's message text of a chat completion."""
+        """The first choice's message text of a chat completion (see the module's "Answers")."""
+        where = f"{self.model} at {public_url(replica.url)}"
         try:
             choices = json.loads(response.content)["choices"]
             if not choices:
-                raise EndpointError(f"{self.model} at {public_url(replica.url)} returned no choices")
-            return choices[0]["message"]["content"] or ""
-        except (ValueError, KeyError, TypeError, IndexError):
-            error = EndpointError(f"{self.model} at {public_url(replica.url)} returned something that is not a chat "
-                                  f"completion: {self._redact(_error_text(response))}")
+                raise EndpointError(f"{where} returned no choices")
+            choice = choices[0]
+            message = choice["message"]
+            content, refusal = message.get("content"), message.get("refusal")
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            error = EndpointError(f"{where} returned something that is not a chat "
+                                  f"completion: {_error_text(response, self._key)}")
+        else:
+            if isinstance(refusal, str) and refusal.strip():
+                return REFUSAL_ANSWER
+            if isinstance(content, list):
+                texts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+                if not texts and content:
+                    raise EndpointError(f"{where} answered content parts without text: "
+                                        f"{sorted({str(p.get('type')) if isinstance(p, dict) else type(p).__name__ for p in content})}")
+                content = "".join(texts)
+            finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+            if finish == "length" and not content:
+                raise EndpointError(f"{where} stopped at max_tokens (finish_reason 'length') before any answer "
+                                    "text: raise max_new_tokens")
+            if content is None:
+                raise _Glitch(f"{where} answered a 200 without content (content: null)")
+            if isinstance(content, str):
+                return content
+            error = EndpointError(f"{where} answered content of type {type(content).__name__}, not text: "
+                                  f"{_error_text(response, self._key)}")
         raise error
 
     # --- replicas -------------------------------------------------------------------------------
 
-    def _acquire(self) -> Replica:
-        """The least-busy reachable replica with room under its limit (waits while all are at their limit)."""
+    def _acquire(self, deadline: float | None = None) -> Replica:
+        """The least-busy reachable replica with room under its limit (waits while all are at their limit,
+        up to `deadline`)."""
         with self._state:
             while True:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise EndpointError(f"{self.model}: no free request slot within the call's time limit "
+                                        f"(--sseu-timeout); {self.concurrency} requests were in flight")
                 now = time.monotonic()
                 up = [r for r in self.replicas if r.down_until <= now] or \
                     [min(self.replicas, key=lambda r: r.down_until)]
@@ -192,12 +289,24 @@ class ChatClient:
                     replica.limit = min(float(self.concurrency), replica.limit + 1.0 / replica.limit)
             self._state.notify_all()
 
-    def _down(self, replica: Replica, attempt: int) -> float | None:
-        """Avoid an unreachable replica for a while; retry at once when another one is up, else back off."""
+    def _down(self, replica: Replica, attempt: int, tried: set[int]) -> float | None:
+        """Avoid an unreachable replica for a while; None (try now) when another one is up and not yet tried,
+        else the backoff before a retry."""
         with self._state:
             replica.down_until = time.monotonic() + DOWN_S
-            others_up = any(r.down_until <= time.monotonic() for r in self.replicas if r is not replica)
+            others_up = any(r.down_until <= time.monotonic() for r in self.replicas if id(r) not in tried)
         return None if others_up else _backoff(attempt)
+
+    def _count_unreachable(self, error: SSEUError) -> None:
+        """The circuit breaker: after `give_up_after` unreachable attempts in a row, every call fails at once."""
+        with self._state:
+            self.unreachable_in_row += 1
+            if self.give_up_after and self.unreachable_in_row >= self.give_up_after and self.gave_up is None:
+                self.gave_up = EndpointGaveUp(
+                    f"gave up on {self.model} at {public_urls(self.base_url)}: {self.unreachable_in_row} requests "
+                    f"in a row could not connect or timed out (last: {error}); its remaining clips fail at once. "
+                    "The answers so far are stored: once the server answers, rerun to ask only for the rest"
+                    + (f". {self.hint}" if self.hint else ""))
 
     def _throttled(self, replica: Replica, status: int, headers: Any, attempt: int) -> float:
         if self.adaptive and status in _BACKOFF_STATUSES:
@@ -210,7 +319,7 @@ class ChatClient:
         return after if after is not None else _backoff(attempt)
 
     def _redact(self, message: str) -> str:
-        return message.replace(self._key, "<redacted>") if self._key else message
+        return redact(message, [self._key]) if self._key else message
 
     def _translate(self, message: str, status: int | None, replica: Replica | None = None,
                    unreachable: bool = False) -> SSEUError:
@@ -276,15 +385,19 @@ class KeepAlive:
         return (parts.scheme == "http" and not parts.username and not parts.query and bool(parts.hostname)
                 and not ("http" in getproxies() and not proxy_bypass(parts.hostname or "")))
 
-    def post(self, _path: str, content: bytes) -> Reply:
+    def post(self, _path: str, content: bytes, timeout: float | None = None) -> Reply:
+        """One POST, sent once: a reused connection the server has closed is replaced before sending, never
+        resent after (the server may have processed it); a failure is the caller's attempt to count."""
         thread = threading.get_ident()
         conn = self._conns.get(thread)
-        if conn is not None:
-            try:
-                return self._send(conn, content)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                conn.close()  # the server closed the idle connection: once more on a new one
-        conn = self._conns[thread] = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        if conn is not None and (conn.sock is None or _readable(conn.sock)):  # idle and readable: closed by the peer
+            conn.close()
+            conn = None
+        if conn is None:
+            conn = self._conns[thread] = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        conn.timeout = self.timeout if timeout is None else timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(conn.timeout)
         return self._send(conn, content)
 
     def _send(self, conn: http.client.HTTPConnection, content: bytes) -> Reply:
@@ -313,10 +426,19 @@ def _httpx(model: str) -> ModuleType:
     raise ConfigError(f"model {model} needs package httpx: pip install openai (which installs it) or pip install httpx")
 
 
-def _error_text(response: Any) -> str:
-    """What a refusing server said: its body (cut at 500 characters) or else the status line."""
-    text = response.content[:500].decode("utf-8", "replace").strip()
-    return f"HTTP {response.status_code} {text or response.reason_phrase}"
+def _error_text(response: Any, key: str) -> str:
+    """What a refusing server said: its body or else the status line, the key (or a piece of it from its start)
+    redacted before the text is cut at 500 characters, so that no cut can leave a piece of it unrecognised."""
+    text = redact(response.content[:MAX_ERROR_BODY].decode("utf-8", "replace"), [key] if key else [])
+    return f"HTTP {response.status_code} {text.strip()[:500] or response.reason_phrase}"
+
+
+def _readable(sock: Any) -> bool:
+    """True when an idle connection has something to read: the peer closed it (or sent what nobody asked)."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _retry_after(headers: Any) -> float | None:
