@@ -29,7 +29,8 @@ from typing import Any, Mapping
 from model_adapters.families.text import (DECODING_SETTINGS, DEFAULT_MAX_NEW_TOKENS, Decoding, TextAdapter,
                                           decoding_summary)
 from model_adapters.utils.audio import cut, wav_bytes
-from model_adapters.utils.openai_chat import ChatClient, encode_body, public_url, public_urls, split_urls
+from model_adapters.utils.openai_chat import (ChatClient, encode_body, public_url, public_url_or_raw, public_urls,
+                                             split_urls, url_problem)
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
 from sseu_harness.models.settings import Schema, Setting
@@ -124,6 +125,11 @@ class ChatAdapter(TextAdapter):
             if values[name] < 0:
                 raise ConfigError(f"model {cls.name}: {name} must be >= 0, got {values[name]}")
         values["base_url"] = ",".join(split_urls(values["base_url"])) or cls.env_base_url()
+        for url in split_urls(values["base_url"]):
+            problem = url_problem(url)
+            if problem:
+                raise ConfigError(f"model {cls.name}: base URL {public_url_or_raw(url)!r} {problem}; write it as "
+                                  "http://HOST:PORT/v1 (e.g. http://127.0.0.1:8000/v1)")
         values["api_model"] = values["api_model"] or cls.env_api_model() or cls.default_api_model
         if not values["base_url"]:
             raise ConfigError(cls.missing_base_url())

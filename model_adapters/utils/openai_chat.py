@@ -94,6 +94,28 @@ def public_urls(text: str | None) -> str | None:
     return ",".join(public_url(u) or "" for u in urls) if urls else text
 
 
+def url_problem(url: str) -> str | None:
+    """What is wrong with a base URL (no http(s) scheme, no host, a port that is not one), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in 0-65535
+    except ValueError as exc:
+        return f"is malformed ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "does not start with http:// or https://"
+    if not parts.hostname:
+        return "names no host"
+    return None
+
+
+def public_url_or_raw(url: str) -> str:
+    """`public_url`, or for a URL too malformed to take apart, the text up to its first '@' (no credentials)."""
+    try:
+        return public_url(url) or url
+    except ValueError:
+        return url.rpartition("@")[2] if "@" in url else url
+
+
 def public_url(url: str | None) -> str | None:
     """A base URL without user:password or query string, fit for settings, records and messages."""
     if not url:

@@ -1,14 +1,21 @@
-"""A loopback server speaking OpenAI's chat-completions protocol, recording what clients send.
+"""A loopback server speaking OpenAI's chat-completions protocol, recording what clients send: the fault server.
 
 Binds 127.0.0.1 on a free port, answers in threads (at most `max_threads`
 requests handled at once), and is shut down by `close` (use it as a context
-manager). Scripted responses (`script`) let tests provoke 429s, 5xx errors
-and slow answers; every request is kept with its headers and raw bytes.
+manager). Scripted responses (`script`, one `Step` per request in arrival
+order, then `fallback` for every later one) provoke each fault a served
+model shows: HTTP errors, slow or silent answers, a connection closed or
+reset after the request was read, a body that is not JSON, and any message
+the server may send (content as parts, a number or null, a refusal, a
+``finish_reason``). A new fault is one `Step` field away. Every request is
+kept with its headers and raw bytes.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 import zlib
@@ -25,13 +32,23 @@ class Seen:
     body: dict
 
 
+_ANSWER = object()  # `Step.content` default: the server's `answer` for the request
+
+
 @dataclass
 class Step:
-    """One scripted reply: an HTTP error status (with headers), or a delay before the normal answer."""
+    """One scripted reply: an HTTP error status (with headers), or after `delay` the answer, made faulty by the
+    fields below."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: str | None = None  # "close": read the request, close without a word; "reset": the same with a TCP RST
+    raw: bytes | None = None  # a 200 whose body is these bytes (not JSON, no choices, ...)
+    content: object = _ANSWER  # the message's content as sent: a str, a list of parts, a number, None
+    refusal: str | None = None  # the message's refusal field
+    finish_reason: str = "stop"
+    error_body: str | None = None  # the error message of a non-200 status (else "scripted <status>")
 
 
 HEARD = ("blender", "cat", "dishes", "frying", "car", "footsteps")  # one-word event names
@@ -48,9 +65,11 @@ def default_answer(body: dict) -> str:
 
 
 class ChatServer:
-    def __init__(self, answer: Callable[[dict], str] = default_answer, delay: float = 0.0, max_threads: int = 32) -> None:
+    def __init__(self, answer: Callable[[dict], str] = default_answer, delay: float = 0.0, max_threads: int = 32,
+                 port: int = 0) -> None:
         self.seen: list[Seen] = []
         self.script: list[Step] = []
+        self.fallback: Step | None = None  # the step of every request after the script (None: a normal answer)
         self.answer = answer
         self.delay = delay
         self.in_flight = 0
@@ -71,28 +90,46 @@ class ChatServer:
                     body = json.loads(raw or b"{}")
                     with server._lock:
                         server.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, raw, body))
-                        step = server.script.pop(0) if server.script else Step(delay=server.delay)
+                        step = server.script.pop(0) if server.script else (server.fallback or Step(delay=server.delay))
                         server.in_flight += 1
                         server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     try:
                         time.sleep(step.delay)
-                        if step.status != 200:
-                            self._send(step.status, {"error": {"message": f"scripted {step.status}", "type": "test"}},
-                                       step.headers)
+                        if step.drop:
+                            self._drop(step.drop)
                             return
+                        if step.status != 200:
+                            message = step.error_body or f"scripted {step.status}"
+                            self._send(step.status, {"error": {"message": message, "type": "test"}}, step.headers)
+                            return
+                        if step.raw is not None:
+                            self._send_bytes(200, step.raw, step.headers)
+                            return
+                        content = server.answer(body) if step.content is _ANSWER else step.content
+                        message = {"role": "assistant", "content": content}
+                        if step.refusal is not None:
+                            message["refusal"] = step.refusal
                         self._send(200, {
                             "id": "chatcmpl-test", "object": "chat.completion", "created": 0,
                             "model": body.get("model", ""),
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": server.answer(body)}}],
+                            "choices": [{"index": 0, "finish_reason": step.finish_reason, "message": message}],
                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                         })
                     finally:
                         with server._lock:
                             server.in_flight -= 1
 
+            def _drop(self, how: str) -> None:
+                """Close the connection without answering; "reset" makes the close a TCP RST."""
+                if how == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+
             def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
+                self._send_bytes(status, json.dumps(payload).encode(), headers)
+
+            def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -104,9 +141,10 @@ class ChatServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
 
