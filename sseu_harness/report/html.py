@@ -15,6 +15,7 @@ from typing import Iterable
 
 from sseu_harness.report import tables
 from sseu_harness.report.drilldown import CaseDrill, Clip
+from sseu_harness.results.gates import gate_status
 from sseu_harness.results.records import Record
 from sseu_harness.spec.snr import sort_key
 
@@ -213,7 +214,7 @@ def _filters(records: list[Record]) -> str:
 def _gates(gates: list[dict]) -> str:
     if not gates:
         return ""
-    items = "".join(f'<li class="{"pass" if g["passed"] else "fail"}">{"passed" if g["passed"] else "FAILED"}: '
+    items = "".join(f'<li class="{"pass" if g["passed"] else "fail"}">{gate_status(g)}: '
                     f'<code>{escape(g["name"])}</code>: {escape(g["message"])}</li>' for g in gates)
     return f"<h2>Gates</h2><ul>{items}</ul>"
 

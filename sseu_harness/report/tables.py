@@ -154,7 +154,7 @@ def terminal_block(records: list[Record], ci: bool = False, gates: Iterable["Gat
     """
     paint = paint or (lambda text, passed: text)
     paragraphs = [f"{title}\n{table}" for title, table in terminal_tables(records, ci=ci)]
-    lines = [(f"gate {g.name}: {'passed' if g.passed else 'FAILED'}: {g.message}", g.passed) for g in gates]
+    lines = [(f"gate {g.name}: {g.status}: {g.message}", g.passed) for g in gates]
     if spaced:
         return "".join(f"\n{p}\n" for p in paragraphs) + "".join(paint(f"\n{line}", ok) + "\n" for line, ok in lines)
     return "".join(f"{p}\n\n" for p in paragraphs) + "".join(paint(line, ok) + "\n" for line, ok in lines)

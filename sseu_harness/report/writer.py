@@ -84,7 +84,8 @@ def summary_markdown(summary: dict, plots: list[str] = ()) -> str:
     if gates:
         failed = [g for g in gates if not g["passed"]]
         parts += ["## Gates", "", f"**{'FAILED' if failed else 'passed'}**: {len(gates) - len(failed)} of {len(gates)} passed.", ""]
-        parts += [f"- {'❌' if not g['passed'] else '✅'} `{g['name']}`: {g['message'].splitlines()[0]}" for g in gates]
+        parts += [f"- {'❌' if not g['passed'] else '✅' if g.get('judged', True) else '➖ not judged:'} `{g['name']}`: "
+              f"{g['message'].splitlines()[0]}" for g in gates]
         parts.append("")
     for title, table in tables.table1(records):
         parts += [f"## {title}", "", table, ""]

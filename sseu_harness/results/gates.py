@@ -41,6 +41,18 @@ class GateResult:
     name: str  # a test-like id, e.g. "bound::qwen2-audio-ASR-avg-independent"
     passed: bool
     message: str
+    judged: bool = True  # False: there was nothing to judge (e.g. no answered clip): not failed, not passed
+
+    @property
+    def status(self) -> str:
+        return gate_status(self.__dict__)
+
+
+def gate_status(gate: dict) -> str:
+    """How a gate (or its summary.json entry) reads in reports: passed, FAILED, or not judged."""
+    if not gate["passed"]:
+        return "FAILED"
+    return "passed" if gate.get("judged", True) else "not judged"
 
 
 def case_breaches(record: Record, max_error_rate: float, max_parse_failure_rate: float,
@@ -316,7 +328,8 @@ class HearingCheck:
             message = "; ".join(passed)
         if warnings:
             message += ". Warning: " + "; ".join(warnings)
-        return GateResult(HEARING, not failed, message), figures
+        judged = any(f["cases_checked"] for f in figures["models"].values())
+        return GateResult(HEARING, not failed, message, judged), figures
 
 
 def answer_signature(row: ClipRow) -> tuple | None:

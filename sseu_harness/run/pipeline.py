@@ -378,9 +378,8 @@ class Pipeline:
         if not job.done.is_set() and not job.queued:
             self._start(job.slot)
         total = len(job.items)
-        done_before = total - len(job.todo)
-        if progress and done_before:
-            progress(done_before, total)
+        if progress:  # what is done already (stored, or streamed before this case): the line's starting point
+            progress(total - job.remaining, total)
         while not job.done.wait(0.5):
             if progress:
                 progress(total - job.remaining, total)

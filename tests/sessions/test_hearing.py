@@ -60,6 +60,21 @@ def test_one_case_that_varies_is_enough_and_small_or_failed_cases_are_not_judged
     small.add("m-ASC-snr_0-independent", "m", failed)
     gate, figures = small.result([])
     assert gate.passed and "nothing to judge" in gate.message and figures["models"]["m"]["cases_checked"] == 0
+    assert not gate.judged and gate.status == "not judged"  # not "passed": nothing was heard
+    assert check.result([])[0].judged  # the first check judged a case
+
+
+def test_no_answered_clip_at_all_reads_not_judged_in_every_report():
+    from sseu_harness.report.html import _gates
+    from sseu_harness.report.tables import terminal_block
+
+    check = HearingCheck.from_meta(meta(m=True))
+    check.add("m-ASC-snr_0-independent", "m", [replace(r, failure="error: EndpointError: down")
+                                               for r in rows(["x"] * 26)])
+    gate, _ = check.result([])
+    assert terminal_block([], gates=[gate]).strip() == (
+        f"gate hearing: not judged: m: no case with at least {MIN_CLIPS} answered clips, nothing to judge")
+    assert ">not judged: <code>hearing</code>" in _gates([{**gate.__dict__}])
 
 
 def test_long_answers_are_compared_whole_not_by_their_stored_beginning():

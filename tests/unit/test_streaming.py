@@ -261,3 +261,80 @@ def test_threads_racing_for_one_item_decode_its_sources_once(monkeypatch):
         thread.join(30)
     assert len(decoded) == 2  # one speech file, one background, for four threads
     assert all(pair[0] is got[0][0] and pair[1] is got[0][1] for pair in got) and len(got) == 4
+
+
+def test_the_progress_rate_counts_only_clips_answered_while_the_case_waited():
+    from plugins.sseu.items import ProgressLine
+
+    ahead = ProgressLine("c", started=100.0)  # all 26 clips streamed before the case started
+    assert ahead.text(26, 26, 100.000001) == "\r    c: 26/26 clips "
+    live = ProgressLine("c", started=100.0)
+    assert live.text(6, 26, 100.0) == "\r    c: 6/26 clips "  # 6 stored or streamed ahead
+    assert live.text(16, 26, 102.0) == "\r    c: 16/26 clips, 5.0 clips/s "  # 10 clips in 2 s
+
+
+class Numbers(Hearing):
+    """Answers a number (not text) for every third item: what a server's non-string content once became."""
+
+    def answer(self, requests: list[Request]) -> list:
+        texts = super().answer(requests)
+        return [7 if ITEMS.index(r.item) % 3 == 0 else t for r, t in zip(requests, texts)]
+
+
+def answers_within(source, adapter, case, seconds: float = 60.0):
+    """The case's answers, or a failure when the pipeline does not finish within `seconds` (it once hung)."""
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(got=source.answers(slot_for(adapter), ITEMS, case, "p", 0)),
+                              daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the case never finished"
+    return result["got"]
+
+
+def test_an_answer_the_store_cannot_encode_fails_its_clip_only_and_the_case_ends(tmp_path):
+    store = PredictionStore(tmp_path / "p.sqlite")
+    source = AnswerSource(Mixer(MANIFEST), store)
+    got = answers_within(source, Numbers(concurrency=4), Case("hearing", "ASR", "snr_0", "independent"))
+    odd = [k for k in range(len(ITEMS)) if k % 3 == 0]
+    assert [k for k, a in enumerate(got.answers) if isinstance(a, inference.Failure)] == odd
+    assert got.answers[odd[0]].reason == "TypeError: adapter hearing answered int, not text or ClassScores"
+    assert store.count() == len(ITEMS) - len(odd)  # every other answer is stored
+    source.close()
+
+
+def test_a_store_locked_past_the_busy_wait_fails_only_the_answers_of_that_commit(tmp_path, monkeypatch):
+    from sseu_harness.files import sqlite_file
+
+    monkeypatch.setattr(sqlite_file, "BUSY_TIMEOUT_S", 0.2)
+    store = PredictionStore(tmp_path / "p.sqlite")
+    source = AnswerSource(Mixer(MANIFEST), store)
+    case = Case("hearing", "ASR", "snr_0", "independent")
+    adapter = Hearing(concurrency=2, delay=0.2)  # 2.6 s of answers; the lock holds for the first second
+    source.plan(slot_for(adapter), ITEMS, case, "p", 0)
+    holder = sqlite3.connect(tmp_path / "p.sqlite", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process's long transaction
+    threading.Timer(1.0, holder.rollback).start()
+    got = answers_within(source, adapter, case)
+    failed = [a for a in got.answers if isinstance(a, inference.Failure)]
+    assert 0 < len(failed) < len(ITEMS)  # the commits during the lock, not the rest of the case
+    assert all(f.reason.startswith(f"not stored in the prediction store {store.path} (OperationalError: database "
+                                   "is locked)") for f in failed)
+    assert store.count() == len(ITEMS) - len(failed)
+    source.close()
+    again = AnswerSource(Mixer(MANIFEST), store)  # a rerun asks for exactly the answers not stored
+    assert len(again.plan(slot_for(Hearing()), ITEMS, case, "p", 0).todo) == len(failed)
+
+
+def test_an_error_raised_by_many_cases_keeps_its_traceback_short(tmp_path):
+    source = AnswerSource(Mixer(MANIFEST), None, rescore=True)
+    error = None
+    for run in range(50):
+        with pytest.raises(inference.SSEUError) as info:
+            source.answers(slot_for(Hearing()), ITEMS, Case("hearing", "ASR", "snr_0", "independent"), "p", run)
+        error = info.value
+    depth = 0
+    tb = error.__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    assert depth < 10
