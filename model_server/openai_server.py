@@ -26,8 +26,13 @@ The protocol (a subset of OpenAI's):
 - ``GET /v1/models`` lists the one served model; ``GET /health`` answers 200.
 
 Requests that arrive together are answered in one batch (up to
-``--max-batch``, waiting at most ``--batch-wait-ms`` for company), one batch at
-a time: the adapter's batched generation is what makes concurrency pay. An
+``--max-batch``, by default the adapter's own ``batch_size``, waiting at most
+``--batch-wait-ms`` for company), one batch at a time: the adapter's batched
+generation is what makes concurrency pay. An adapter that generates clip by
+clip (``batch_size`` 1: Kimi-Audio, LTU-AS, Step-Audio 2) is not batched, so
+each request is answered when its own generation finishes, not when the last
+of a batch does (a CoT answer behind seven others once outlived the client's
+timeout and was asked, and computed, twice). An
 adapter that is itself a client of something concurrent (or thread-safe) may
 run ``--workers N`` batches at once. With ``--max-batch 1`` there is nothing to
 gather: each request is answered in its connection's own thread (at most
@@ -333,9 +338,11 @@ class ModelServer:
     """The HTTP server around one adapter; `serve_forever` in the foreground or `start` in a thread."""
 
     def __init__(self, adapter: Any, served_name: str, host: str = "127.0.0.1", port: int = 8000,
-                 max_batch: int = 8, batch_wait_ms: float = 20.0, max_pending: int = 64,
+                 max_batch: int | None = None, batch_wait_ms: float = 20.0, max_pending: int = 64,
                  api_key: str | None = None, quiet: bool = True, workers: int = 1) -> None:
         self.adapter = adapter
+        if max_batch is None:  # the adapter's own batch: one that generates clip by clip answers each at once
+            max_batch = int(getattr(adapter, "batch_size", 1) or 1)
         self.batcher = Batcher(adapter, max_batch, batch_wait_ms / 1000.0, workers)
         handler = make_handler(served_name, self.batcher, int(adapter.sample_rate), api_key,
                                threading.BoundedSemaphore(max_pending), quiet)
@@ -373,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--served-model-name", default=None, help="the name /v1/models lists (default: --model)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--max-batch", type=int, default=8, help="requests answered in one batch")
+    parser.add_argument("--max-batch", type=int, default=None,
+                        help="requests answered in one batch (default: the adapter's batch_size)")
     parser.add_argument("--batch-wait-ms", type=float, default=20.0, help="how long a batch waits for company")
     parser.add_argument("--max-pending", type=int, default=64, help="requests handled at once; more wait")
     parser.add_argument("--workers", type=int, default=1,

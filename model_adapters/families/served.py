@@ -54,8 +54,8 @@ ENDPOINT_SETTINGS = DECODING_SETTINGS.extend(
     extra_body=Setting("table", None, help="extra request fields (e.g. vLLM's top_k)"),
     concurrency=Setting("pos_int", 8, help="requests in flight at once (over all replicas)"),
     adaptive_concurrency=Setting("bool", False, help="halve a replica's concurrency on 429/503, then grow it again"),
-    timeout=Setting("pos", None, help="seconds per request attempt (default: 60 + 0.25 per max_new_tokens: "
-                                      "124 s for 256 tokens, 316 s for CoT's 1024)"),
+    timeout=Setting("pos", None, help="seconds per request attempt (default: 60 + max_new_tokens x concurrency "
+                                      "/ 32 tokens/s: 124 s for 256 tokens, 316 s for CoT's 1024, at concurrency 8)"),
     max_retries=Setting("int", 5, help="retries with backoff on 429, 5xx, timeouts, connection errors"),
     give_up_after=Setting("int", 10, help="fail the remaining clips at once after this many attempts in a row "
                                           "could not connect or timed out (0: never)"),
@@ -63,10 +63,12 @@ ENDPOINT_SETTINGS = DECODING_SETTINGS.extend(
 )
 
 # A request attempt's default time limit follows its token budget, so that a long (CoT) answer is not cut off
-# and asked again while the server still works on it. 0.25 s per token is a 7B model at 32 tokens/s answering
-# a batch of 8 on one GPU (our serve wrapper's default --max-batch), with room to spare.
+# and asked again while the server still works on it: a server that generates one clip at a time (Kimi-Audio,
+# LTU-AS behind our wrapper) answers the last of `concurrency` requests after all of them, each up to
+# max_new_tokens at ASSUMED_TOKENS_PER_S (a 7B model on one GPU, slowly). The call as a whole stays within the
+# harness's --sseu-timeout (`call_timeout`), whatever this gives.
 ATTEMPT_BASE_S = 60.0
-ATTEMPT_S_PER_TOKEN = 0.25
+ASSUMED_TOKENS_PER_S = 32.0
 
 _AUDIO_MARK = "\x00sseu-audio\x00"  # where `encode` splices the base64 audio into the serialised body
 _AUDIO_MARK_JSON = json.dumps(_AUDIO_MARK).encode()
@@ -110,7 +112,8 @@ class ChatAdapter(TextAdapter):
                 f"{values['api_key_env']} (or name another one with api_key_env)"
             )
         self.client = ChatClient(self.name, self.base_url, key, concurrency=values["concurrency"],
-                                 timeout=float(values["timeout"] or attempt_timeout(DEFAULT_MAX_NEW_TOKENS["joint"])),
+                                 timeout=float(values["timeout"] or attempt_timeout(DEFAULT_MAX_NEW_TOKENS["joint"],
+                                                                                    values["concurrency"])),
                                  max_retries=values["max_retries"], hint=self.serve_hint(),
                                  adaptive=values["adaptive_concurrency"], give_up_after=values["give_up_after"])
         self.settings = self.describe(values)
@@ -195,7 +198,8 @@ class ChatAdapter(TextAdapter):
         # a generator: the pool starts sending while later bodies (WAV, base64, JSON) are still being built;
         # the call ends by the harness's limit (call_timeout), so that a call it abandons frees its slot
         return self.client.complete_many((self.body(r, decoding) for r in requests), within=self.call_timeout,
-                                         timeout=self.values["timeout"] or attempt_timeout(decoding.max_new_tokens))
+                                         timeout=self.values["timeout"] or attempt_timeout(decoding.max_new_tokens,
+                                                                                           self.concurrency))
 
     def body(self, request: Request, decoding: Decoding) -> bytes:
         """The request's JSON body: the one prepared ahead when it was built for this decoding."""
@@ -266,9 +270,10 @@ class ChatAdapter(TextAdapter):
         self.client.close()
 
 
-def attempt_timeout(max_new_tokens: int) -> float:
-    """Seconds one request attempt may take by default: its token budget's worth (see ATTEMPT_S_PER_TOKEN)."""
-    return ATTEMPT_BASE_S + ATTEMPT_S_PER_TOKEN * max_new_tokens
+def attempt_timeout(max_new_tokens: int, concurrency: int) -> float:
+    """Seconds one request attempt may take by default: `concurrency` answers of its token budget, one after
+    another (see ASSUMED_TOKENS_PER_S)."""
+    return ATTEMPT_BASE_S + max_new_tokens * concurrency / ASSUMED_TOKENS_PER_S
 
 
 def _official(base_url: str) -> bool:

@@ -14,6 +14,7 @@ import pytest
 
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
 from model_adapters.utils.openai_chat import REFUSAL_ANSWER, EndpointError, EndpointGaveUp
+from model_adapters.families.text import TextAdapter
 from sseu_harness.errors import ConfigError
 from sseu_harness.scoring.parser import parse_answer
 from tests.helpers.chat_server import ChatServer, Step
@@ -250,3 +251,55 @@ def test_the_breaker_is_a_setting_and_trips_on_consecutive_failures_only(server)
         adapter.answer([req()])
     with pytest.raises(ConfigError, match="give_up_after must be >= 0"):
         OpenAIChatAdapter(base_url=server.base_url, api_model="m", give_up_after=-1)
+
+
+# --- issue 20, point 10: a slow served model is not asked twice -----------------------------------------
+
+
+class SlowCoT(TextAdapter):
+    """A stand-in for a model that generates clip by clip (Kimi-Audio, LTU-AS): `seconds` per clip."""
+
+    name = "slow-cot"
+    batch_size = 1
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.asked: list[str] = []
+        self.lock = threading.Lock()
+
+    def generate(self, requests, decoding):
+        time.sleep(self.seconds * len(requests))
+        with self.lock:
+            self.asked += [r.prompt for r in requests]
+        return [f"Scene: home ({r.prompt})" for r in requests]
+
+
+def test_a_slow_clip_by_clip_model_behind_the_wrapper_is_asked_each_clip_once(monkeypatch):
+    """8 CoT requests in flight to a model taking 3 s per clip, time scaled by 1/10 (0.3 s per clip, and a
+    client that assumes the model's speed: 1024 tokens in 0.3 s): each answered when its own generation
+    ends, none sent twice."""
+    from model_adapters.families import served
+    from model_server.openai_server import ModelServer
+
+    monkeypatch.setattr(served, "ATTEMPT_BASE_S", 1.5)
+    monkeypatch.setattr(served, "ASSUMED_TOKENS_PER_S", 1024 / 0.3)
+    model = SlowCoT(0.3)
+    server = ModelServer(model, "slow", port=0).start()  # the wrapper's defaults
+    try:
+        adapter = OpenAIChatAdapter(base_url=server.base_url, api_model="slow", concurrency=8)
+        prompts = [f"clip {k}" for k in range(16)]
+        answers = adapter.answer([req(p, mode="cot") for p in prompts])
+    finally:
+        server.close()
+    assert answers == [f"Scene: home ({p})" for p in prompts]
+    assert sorted(model.asked) == sorted(prompts)  # each generated once: no attempt outlived its time limit
+    assert set(server.batcher.batches) == {1}  # each request answered as its own generation ended
+    assert served.attempt_timeout(1024, 8) == pytest.approx(1.5 + 8 * 0.3)
+
+
+def test_the_default_attempt_limit_follows_the_token_budget_and_fits_the_call_limit():
+    from model_adapters.families.served import attempt_timeout
+
+    assert attempt_timeout(256, 8) == 124.0 and attempt_timeout(1024, 8) == 316.0
+    assert attempt_timeout(1024, 8) < 600  # --sseu-timeout's default: one whole attempt fits a call
