@@ -9,6 +9,10 @@ reset after the request was read, a body that is not JSON, and any message
 the server may send (content as parts, a number or null, a refusal, a
 ``finish_reason``). A new fault is one `Step` field away. Every request is
 kept with its headers and raw bytes.
+
+From a shell, one fault on every Nth request of a server that otherwise answers::
+
+    python -m tests.helpers.chat_server --port 8001 --fault silent --every 3
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class ChatServer:
         self.seen: list[Seen] = []
         self.script: list[Step] = []
         self.fallback: Step | None = None  # the step of every request after the script (None: a normal answer)
+        self.every = 1  # the fallback applies to every `every`-th request after the script; the others are answered
         self.answer = answer
         self.delay = delay
         self.in_flight = 0
@@ -96,7 +101,9 @@ class ChatServer:
                     body = json.loads(raw or b"{}")
                     with server._lock:
                         server.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, raw, body))
-                        step = server.script.pop(0) if server.script else (server.fallback or Step(delay=server.delay))
+                        faulty = server.fallback is not None and len(server.seen) % server.every == 0
+                        step = server.script.pop(0) if server.script else (
+                            server.fallback if faulty else Step(delay=server.delay))
                         server.in_flight += 1
                         server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     try:
@@ -174,3 +181,35 @@ class ChatServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+FAULTS: dict[str, Step] = {  # the --fault names of the command line: each is one Step
+    "silent": Step(delay=3600.0), "slow": Step(delay=30.0), "close": Step(drop="close"), "reset": Step(drop="reset"),
+    "429": Step(status=429, headers={"retry-after": "1"}), "500": Step(status=500), "503": Step(status=503),
+    "not-json": Step(raw=b"<html>bad gateway</html>"), "no-choices": Step(raw=b'{"object": "chat.completion"}'),
+    "null": Step(content=None), "empty": Step(content=""), "number": Step(content=7),
+    "parts": Step(content=[{"type": "text", "text": "Scene: "}, {"type": "text", "text": "home"}]),
+    "refusal": Step(content=None, refusal="I'm sorry, I cannot help with that."),
+    "length": Step(content="", finish_reason="length"),
+}
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A loopback chat-completions server with one fault.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fault", choices=sorted(FAULTS), default=None)
+    parser.add_argument("--every", type=int, default=1, help="the fault on every Nth request (default: all)")
+    args = parser.parse_args()
+    server = ChatServer(port=args.port)
+    server.fallback, server.every = (FAULTS[args.fault] if args.fault else None), max(1, args.every)
+    print(f"serving at {server.base_url} (fault: {args.fault or 'none'}, every {server.every})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

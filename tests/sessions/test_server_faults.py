@@ -303,3 +303,18 @@ def test_the_default_attempt_limit_follows_the_token_budget_and_fits_the_call_li
 
     assert attempt_timeout(256, 8) == 124.0 and attempt_timeout(1024, 8) == 316.0
     assert attempt_timeout(1024, 8) < 600  # --sseu-timeout's default: one whole attempt fits a call
+
+
+def test_every_named_fault_of_the_command_line_is_answered_as_described():
+    from tests.helpers.chat_server import FAULTS
+
+    with ChatServer() as server:
+        server.fallback, server.every = FAULTS["number"], 2
+        adapter = make(server, max_retries=0, concurrency=1)
+        outcomes = []
+        for _ in range(4):
+            try:
+                outcomes.append(adapter.answer([req()])[0][:11])
+            except EndpointError as exc:
+                outcomes.append(type(exc).__name__)
+        assert outcomes == ["Transcript:", "EndpointError", "Transcript:", "EndpointError"]  # requests 2 and 4
