@@ -13,7 +13,7 @@ import soundfile as sf
 from sseu_harness.cli import main
 from sseu_harness.dataset.build import BuildOptions, build
 from sseu_harness.dataset.importer import import_set, parse_map
-from sseu_harness.dataset.manifest import load_manifest
+from sseu_harness.dataset.manifest import load_manifest as load_any_manifest
 from sseu_harness.dataset.materialize import materialize
 from sseu_harness.dataset.mixer import Mixer
 from sseu_harness.errors import ConfigError, ManifestError
@@ -21,6 +21,11 @@ from tests.helpers.corpus_fixtures import make_corpora
 from tests.helpers.session_runner import run_pytest, summary
 
 MAP = parse_map("audio=file,snr=snr_db,scene=scene,transcript=transcript,events=events,speaker=speaker")
+
+
+def load_manifest(data):
+    """Built and imported sets read their audio in place, outside their folder: they need the opt-in."""
+    return load_any_manifest(data, allow_roots=True)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,8 @@ def test_round_trip_of_materialized_mixtures(materialized, tmp_path):
 def test_an_imported_set_runs_through_the_same_cases_at_the_upper_bound(materialized, tmp_path):
     _, folder = materialized
     import_set(folder / "metadata.csv", folder, tmp_path / "set", MAP, clip_id="clip_id")
-    proc = run_pytest("--sseu-model=oracle", f"--sseu-data={tmp_path / 'set'}", "--sseu-modes=independent",
+    proc = run_pytest("--sseu-model=oracle", f"--sseu-data={tmp_path / 'set'}", "--sseu-allow-roots",
+                      "--sseu-modes=independent",
                       f"--sseu-report-dir={tmp_path / 'r'}", f"--sseu-cache-dir={tmp_path / 'cache'}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     records = summary(tmp_path / "r")["records"]
