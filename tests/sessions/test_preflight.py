@@ -238,3 +238,20 @@ def test_bad_files_and_paths_are_usage_errors_not_tracebacks(tmp_path, case):
         expected = "root(s) up = '/' (resolves to /) lie outside the set's folder"
     err = usage_error(run_pytest("--sseu-model=oracle", f"--sseu-data={data}", *ONE_SNR, *options, "--collect-only"))
     assert expected in err and "Traceback" not in err and "INTERNALERROR" not in err
+
+
+def test_the_resolved_roots_are_printed_and_outside_ones_need_the_opt_in(tmp_path):
+    data = tmp_path / "set"
+    shutil.copytree(DEMO_DIR, data)
+    manifest = data / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    header = {**json.loads(lines[0]), "roots": {"here": "speech", "up": "../elsewhere"}}
+    manifest.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    (tmp_path / "elsewhere").mkdir()
+    err = usage_error(run_pytest("--sseu-model=oracle", f"--sseu-data={data}", *ONE_SNR, "--collect-only"))
+    assert f"root(s) up = '../elsewhere' (resolves to {tmp_path / 'elsewhere'}) lie outside" in err
+    assert "here =" not in err
+    ok = run_pytest("--sseu-model=oracle", f"--sseu-data={data}", *ONE_SNR, "--sseu-allow-roots", "--collect-only")
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    assert f"sseu root here: {data / 'speech'}\n" in ok.stdout
+    assert f"sseu root up: {tmp_path / 'elsewhere'} (outside the set, --sseu-allow-roots)" in ok.stdout
