@@ -185,3 +185,30 @@ def test_cli_import_and_its_one_line_errors(tiny_set, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sseu import: error: ") and "leaves the set's root" in err and "Traceback" not in err
     assert not (tmp_path / "o2" / "manifest.jsonl").exists()
+
+
+def test_a_csv_or_jsonl_that_is_not_utf8_is_a_one_line_error_naming_its_line(tiny_set, tmp_path, capsys):
+    source = tmp_path / "meta.csv"
+    source.write_bytes("f,s,scene,text\nmix/0.wav,10,home,ok\nmix/1.wav,0,home,caf\u00e9 au lait\n".encode("latin-1"))
+    args = ["import", "--root", str(tiny_set), "--out", str(tmp_path / "out"), "--map", "audio=f,snr=s,scene=scene"]
+    assert main(["import", "--csv", str(source), *args[1:]]) == 2
+    err = capsys.readouterr().err
+    assert f"sseu import: error: {source}:3: not UTF-8; save the file as UTF-8" in err and "Traceback" not in err
+    jsonl = tmp_path / "meta.jsonl"
+    jsonl.write_bytes(b'{"f": "mix/0.wav", "s": 10, "scene": "home"}\n{"f": "mix/1.wav", "s": 0, "scene": "h\xf6me"}\n')
+    assert main(["import", "--jsonl", str(jsonl), *args[1:]]) == 2
+    assert f"{jsonl}:2: not UTF-8" in capsys.readouterr().err
+    jsonl.write_text('{"f": "mix/0.wav", "s": 10, "scene": "home"}\n{"f": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    assert main(["import", "--jsonl", str(jsonl), *args[1:]]) == 2
+    assert f"{jsonl}:2: JSON nested too deeply to read" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+
+def test_jsonl_with_a_byte_order_mark_and_u2028_inside_strings(tiny_set, tmp_path):
+    source = tmp_path / "meta.jsonl"
+    text = "one\u2028two\u2029three"
+    rows = [{"f": f"mix/{k}.wav", "s": snr, "scene": "home", "text": text} for k, snr in enumerate((10, 0))]
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8-sig")
+    result = import_set(source, tiny_set, tiny_set, parse_map("audio=f,snr=s,scene=scene,transcript=text"))
+    assert (result.rows, result.items) == (2, 1)
+    assert load_manifest(tiny_set).items[0].speech.transcript == " ".join(text.split())
