@@ -45,6 +45,12 @@ class Bench:
         if not is_finite_number(config.max_clip_seconds) or config.max_clip_seconds <= 0:
             raise ConfigError(f"--sseu-max-clip-seconds must be a positive number of seconds, "
                               f"got {config.max_clip_seconds}")
+        for option, rate in (("--sseu-max-error-rate", config.max_error_rate),
+                             ("--sseu-max-parse-failure-rate", config.max_parse_failure_rate)):
+            if not is_finite_number(rate) or not 0 <= rate <= 1:  # NaN would let every case pass
+                raise ConfigError(f"{option} must be a fraction from 0 to 1, got {rate}")
+        if config.timeout is not None and (not is_finite_number(config.timeout) or config.timeout < 0):
+            raise ConfigError(f"--sseu-timeout must be a number of seconds (0: no limit), got {config.timeout}")
         self.config = config
         self.normalizer = get_normalizer(config.normalizer)
         self.taxonomy = load_taxonomy()

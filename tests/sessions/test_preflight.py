@@ -51,7 +51,8 @@ def test_only_the_files_of_the_selected_snrs_are_opened(tmp_path):
     for row in rows:  # two pre-mixed items: a missing file at snr_m5 matters only when snr_m5 runs
         speech, background = row.pop("speech"), row.pop("background")
         row["speech"] = {"path": None, "transcript": speech["transcript"], "speaker": "x", "onset": 0.0}
-        row["background"] = {"path": None, "source": "demo", "scene": background["scene"], "events": background["events"]}
+        # no events: the stand-in mixture (a speech file) is shorter than the background they were timed on
+        row["background"] = {"path": None, "source": "demo", "scene": background["scene"], "events": []}
         row["premixed"] = {"snr_0": speech["path"], "snr_m5": "speech/gone.flac"}
     manifest.write_text("\n".join([lines[0], *map(json.dumps, rows)]) + "\n")
     ok = run_pytest("--sseu-model=tests.helpers.adapters:Listener", f"--sseu-data={data}", "--sseu-snrs=0",
@@ -195,7 +196,8 @@ def test_a_truncated_wav_is_named_before_any_model_loads(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["not-utf8", "nul", "nested", "store-folder", "cache-blocked", "foreign-store",
-                                  "thresholds-not-utf8", "bound-5", "roots-up"])
+                                  "thresholds-not-utf8", "bound-5", "roots-up", "margin-nan", "error-rate-nan",
+                                  "clip-seconds-inf"])
 def test_bad_files_and_paths_are_usage_errors_not_tracebacks(tmp_path, case):
     import sqlite3
 
@@ -236,6 +238,12 @@ def test_bad_files_and_paths_are_usage_errors_not_tracebacks(tmp_path, case):
         header = {**json.loads(lines[0]), "roots": {"up": "/"}}
         manifest.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
         expected = "root(s) up = '/' (resolves to /) lie outside the set's folder"
+    elif case == "margin-nan":
+        options, expected = ["--sseu-margin=nan"], "--sseu-margin must be a finite number of points >= 0, got nan"
+    elif case == "error-rate-nan":
+        options, expected = ["--sseu-max-error-rate=nan"], "--sseu-max-error-rate must be a fraction from 0 to 1"
+    elif case == "clip-seconds-inf":
+        options, expected = ["--sseu-max-clip-seconds=inf"], "--sseu-max-clip-seconds must be a positive number"
     err = usage_error(run_pytest("--sseu-model=oracle", f"--sseu-data={data}", *ONE_SNR, *options, "--collect-only"))
     assert expected in err and "Traceback" not in err and "INTERNALERROR" not in err
 
