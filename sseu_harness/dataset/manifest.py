@@ -138,7 +138,6 @@ class Manifest:
     sha256: str
     snrs: tuple[str, ...] | None = None  # the header's SNR grid as labels; None = not declared
     lines: dict[str, int] = field(default_factory=dict, compare=False)  # item id -> its line, for messages
-    allow_roots: bool = False  # whether header roots may lie outside the set's folder
 
     def where(self, item: Item) -> str:
         """``manifest:line`` of an item, for messages."""
@@ -238,7 +237,7 @@ def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = No
         items.append(item)
     if not items:
         raise ManifestError(f"{path} has a header but no items")
-    manifest = Manifest(path, header, tuple(items), hashlib.sha256(raw).hexdigest(), snrs, numbers, allow_roots)
+    manifest = Manifest(path, header, tuple(items), hashlib.sha256(raw).hexdigest(), snrs, numbers)
     outside = manifest.outside_roots()
     if outside and not allow_roots:
         named = ", ".join(f"{name} = {roots[name]!r} (resolves to {real})" for name, real in outside.items())

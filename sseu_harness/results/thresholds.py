@@ -93,12 +93,13 @@ def _bound(entry: dict, where: str) -> Bound:
     limit = entry.get("limit")
     if not is_finite_number(limit):
         raise ConfigError(f"{where}: limit must be a finite number in percent, got {limit!r}")
-    lowest, highest = 0.0, (None if TASK[task].lower_is_better else PERCENT_METRICS_MAX)
-    if limit < lowest or (highest is not None and limit > highest):
-        span = f"{lowest:g} to {highest:g}" if highest is not None else f"{lowest:g} or more"
+    highest = None if TASK[task].lower_is_better else PERCENT_METRICS_MAX
+    if limit < 0 or (highest is not None and limit > highest):
+        span = f"0 to {highest:g}" if highest is not None else "0 or more"
+        # a WER bound below 0 or a mACC/mAP bound above 100 is never met; a mACC/mAP bound below 0 never missed
+        never = "fail" if limit < 0 and not TASK[task].lower_is_better else "pass"
         raise ConfigError(f"{where}: limit {limit:g} is outside the range of {metric} ({span} %): the bound "
-                          f"{'could never fail' if (limit < lowest) != TASK[task].lower_is_better else 'could never pass'}"
-                          "; give a limit inside the range")
+                          f"could never {never}; give a limit inside the range")
     mode = entry.get("mode")
     if mode is not None and mode not in MODES:
         raise ConfigError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")

@@ -139,7 +139,7 @@ def test_a_class_factory_keeps_working_and_a_function_returning_no_adapter_is_re
     assert "model tests.helpers.adapters:make_nothing: the function returned str, not an adapter" in err
 
 
-# --------------------------------------------------------------------------- issue 21: what the manifest and headers show
+# ------------------------------------------------------------------ issue 21: what the manifest and headers show
 def hostile_set(root):
     """Real WAVs (1 s of speech, a 3 s background, both at 16 kHz) and one item per problem the pre-flight sees."""
     import numpy as np
