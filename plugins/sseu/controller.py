@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.errors import ConfigError
+from sseu_harness.numbers import is_finite_number
 from sseu_harness.report.history import resolve_baseline
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
@@ -123,5 +124,7 @@ def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
     )
     if gates.resamples < 1:
         raise ConfigError(f"--sseu-bootstrap must be at least 1, got {gates.resamples}")
+    if not is_finite_number(gates.margin) or gates.margin < 0:  # a NaN margin would never fail a case
+        raise ConfigError(f"--sseu-margin must be a finite number of points >= 0, got {gates.margin}")
     check_gates_config(gates.bounds, gates.baseline, bench.available_snrs, bench.meta(), sharded)
     return gates

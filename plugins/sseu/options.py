@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from sseu_harness.dataset.preflight import DEFAULT_MAX_CLIP_SECONDS
 from sseu_harness.run.config import BenchConfig
 from sseu_harness.scoring.normalizer import DEFAULT_NORMALIZER, NORMALIZERS
 from sseu_harness.spec.prompts import DEFAULT_PROMPTS
@@ -26,6 +27,11 @@ def add_options(parser: pytest.Parser) -> None:
              "switches the session from the project's tests to the benchmark cases")
     add("--sseu-data", metavar="PATH", default=None,
         help="manifest file or a set's folder (default: the built-in demo set)")
+    add("--sseu-allow-roots", action="store_true",
+        help="let the manifest header's roots reach folders outside the set's folder (e.g. corpora read in place "
+             "by `sseu build`); without it such a manifest is refused")
+    add("--sseu-max-clip-seconds", type=float, default=DEFAULT_MAX_CLIP_SECONDS, metavar="S",
+        help=f"refuse, before any model loads, clips longer than this (default {DEFAULT_MAX_CLIP_SECONDS:g} s)")
     add("--sseu-tasks", metavar="LIST", default=None, help="comma list of ASR, ASC, AT (default: all)")
     add("--sseu-snrs", metavar="LIST", default=None,
         help="comma list of SNR labels or dB values, e.g. snr_p10,-5,snr_minf (default: all of the data set)")
@@ -104,6 +110,8 @@ def bench_config(config: pytest.Config) -> BenchConfig:
     return BenchConfig(
         models=tuple(models(config)),
         data=opt("sseu_data"),
+        allow_roots=opt("sseu_allow_roots"),
+        max_clip_seconds=opt("sseu_max_clip_seconds"),
         tasks=opt("sseu_tasks"),
         snrs=opt("sseu_snrs"),
         modes=opt("sseu_modes"),

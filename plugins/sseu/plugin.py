@@ -69,6 +69,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistHooks(token), "sseu-xdist")
 
 
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """The data set and the folders its header's roots resolve to: where audio will be read from."""
+    if not _active(config) or BENCH not in config.stash:
+        return None
+    manifest = config.stash[BENCH].manifest
+    outside = manifest.outside_roots()
+    lines = [f"sseu data: {manifest.path}"]
+    lines += [f"sseu root {name}: {real}{' (outside the set, --sseu-allow-roots)' if name in outside else ''}"
+              for name, real in manifest.resolved_roots().items()]
+    return lines
+
+
 def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:
     return True if _active(config) else None
 

@@ -66,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
     print(report_terminal(result.report))
     print(f"wrote {result.manifest} ({len(result.items)} items) and {args.out / 'build_report.md'}")
     if args.materialize:
-        done = materialize(load_manifest(result.manifest), args.out / "mixtures", snrs, progress=progress)
+        manifest = load_manifest(result.manifest, allow_roots=True)  # it reads the corpora in place, by design
+        done = materialize(manifest, args.out / "mixtures", snrs, progress=progress)
         print(f"mixtures: {done.written} written, {done.existing} already there, in {done.folder}; "
               f"list in {done.metadata}")
-    print(f"run it: pytest --sseu-data={args.out} --sseu-model=oracle")
+    print(f"run it: pytest --sseu-data={args.out} --sseu-allow-roots --sseu-model=oracle "
+          "(--sseu-allow-roots: the set reads the corpora in place, outside its folder)")
     return 0

@@ -34,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {result.manifest}: {result.items} items from {result.rows} rows at {', '.join(result.snrs)}")
     if result.dropped_labels:
         print("dropped speech-like labels: " + ", ".join(f"{k} x{v}" for k, v in sorted(result.dropped_labels.items())))
-    print(f"run it: pytest --sseu-data={args.out} --sseu-model=oracle")
+    inside = args.out.resolve() == args.root.resolve()
+    print(f"run it: pytest --sseu-data={args.out}{'' if inside else ' --sseu-allow-roots'} --sseu-model=oracle")
     return 0

@@ -22,13 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the data set (manifest or its folder; default: the one the report recorded)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
+    parser.add_argument("--allow-roots", action="store_true",
+                        help="let the manifest header's roots reach folders outside the set's folder")
     parser.add_argument("--accept-mismatch", action="store_true",
                         help="serve even when the data set's SHA-256 or the mixer version differs from the report's")
 
 
 def run(args: argparse.Namespace) -> int:
     report = load_report_dir(History(args.report_dir).latest() or args.report_dir)
-    site = open_site(report, args.data, args.accept_mismatch)
+    site = open_site(report, args.data, args.accept_mismatch, args.allow_roots)
+    for name, real in site.manifest.resolved_roots().items():
+        print(f"sseu view: root {name}: {real}", file=sys.stderr)
     for note in site.check.mismatches + site.check.warnings:
         print(f"sseu view: warning: {note}", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -159,7 +159,7 @@ def build(options: BuildOptions) -> BuildResult:
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST_NAME
     write_atomic(manifest_path, "".join(line + "\n" for line in iter_manifest_lines(header, items)),
-                 validate=lambda tmp: load_manifest(tmp, taxonomy))
+                 validate=lambda tmp: load_manifest(tmp, taxonomy, allow_roots=True))
     report = _report(items, backgrounds, speech_stats, findings, defaults["paper"], taxonomy, p,
                      {"desed": desed.dropped, "maestro": maestro.dropped}, manifest_path, census)
     write_report(out, report)

@@ -98,7 +98,11 @@ def import_set(source: Path, root: Path, out: Path, mapping: dict[str, str], fmt
     if not source.is_file():
         raise ConfigError(f"{source}: no such file; pass the set's metadata CSV (--csv) or JSON Lines (--jsonl)")
     fmt = fmt or ("jsonl" if source.suffix.lower() in (".jsonl", ".ndjson") else "csv")
-    rows = list(_read_jsonl(source) if fmt == "jsonl" else _read_csv(source, delimiter))
+    try:
+        rows = list(_read_jsonl(source) if fmt == "jsonl" else _read_csv(source, delimiter))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}:{_first_non_utf8_line(source)}: not UTF-8; save the file as UTF-8 "
+                          "(e.g. iconv -f latin1 -t utf-8)") from None
     if not rows:
         raise ConfigError(f"{source}: holds no rows")
     columns = set().union(*(row.keys() for _, row in rows))
@@ -171,7 +175,7 @@ def import_set(source: Path, root: Path, out: Path, mapping: dict[str, str], fmt
               "generator": "sseu import"}
     manifest = out / MANIFEST_NAME
     write_atomic(manifest, "".join(line + "\n" for line in iter_manifest_lines(header, items)),
-                 validate=lambda tmp: load_manifest(tmp, taxonomy))
+                 validate=lambda tmp: load_manifest(tmp, taxonomy, allow_roots=True))
     labels = sorted({label for item in items for label in item.premixed}, key=lambda s: -parse_snr(s))
     return ImportResult(manifest, len(items), len(rows), labels, dropped)
 
@@ -196,7 +200,8 @@ def _read_csv(source: Path, delimiter: str | None):
 
 
 def _read_jsonl(source: Path):
-    with source.open(encoding="utf-8") as handle:
+    """Rows split on ``\n`` only (text-mode reading does not split at U+2028); a byte-order mark is accepted."""
+    with source.open(encoding="utf-8-sig", newline="\n") as handle:
         for line, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
@@ -204,9 +209,21 @@ def _read_jsonl(source: Path):
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{source}:{line}: not valid JSON ({exc.msg}); each line must be one object") from None
+            except RecursionError:
+                raise ConfigError(f"{source}:{line}: JSON nested too deeply to read; each line must be one flat "
+                                  "object") from None
             if not isinstance(row, dict):
                 raise ConfigError(f"{source}:{line}: expected a JSON object, got {type(row).__name__}")
             yield line, row
+
+
+def _first_non_utf8_line(source: Path) -> int:
+    raw = source.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return raw[: exc.start].count(b"\n") + 1
+    return 1
 
 
 def _value(row: dict, mapping: dict, field_name: str, where: str, required: bool = False) -> str:

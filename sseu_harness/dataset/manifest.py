@@ -15,6 +15,16 @@ Sets built from corpora reference the corpora in place: the header's
 root it names. ``speech.path`` may be a list of utterances, joined with
 ``speech.gap`` seconds of silence; ``background.start`` / ``duration`` cut a
 window out of a long recording (event times are relative to the window).
+Every root must resolve inside the set's folder unless the caller allows
+roots elsewhere (``--sseu-allow-roots``): a manifest alone cannot send the
+harness to read ``/`` or a sibling folder.
+
+The file is UTF-8 (a byte-order mark is accepted) and split on ``\n`` only:
+JSON strings may hold U+2028 and other characters `str.splitlines` breaks on.
+Every number must be finite (``NaN`` and ``Infinity`` are JSON to Python); the
+header's ``snrs`` is a list of labels or dB values, where ``"inf"`` /
+``"-inf"`` (or JSON ``Infinity``) are the speech-only and background-only
+conditions.
 ``background.speech_labels`` (optional, a list of strings) names the
 speech-like labels the background's source annotation carries (DESED
 ``Speech``; MAESTRO-Real ``people talking``, ``children voices``,
@@ -26,12 +36,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
 from sseu_harness.errors import ConfigError, ManifestError
+from sseu_harness.numbers import is_finite_number
 from sseu_harness.spec.snr import parse_snr, snr_label
 from sseu_harness.spec.taxonomy import Taxonomy, load_taxonomy
 
@@ -124,6 +136,12 @@ class Manifest:
     header: dict
     items: tuple[Item, ...]
     sha256: str
+    snrs: tuple[str, ...] | None = None  # the header's SNR grid as labels; None = not declared
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # item id -> its line, for messages
+
+    def where(self, item: Item) -> str:
+        """``manifest:line`` of an item, for messages."""
+        return f"{self.path}:{self.lines.get(item.id, '?')}"
 
     @property
     def root(self) -> Path:
@@ -138,6 +156,15 @@ class Manifest:
         """Named corpus folders from the header; relative ones are relative to the manifest."""
         return {name: self.root / folder for name, folder in self.header.get("roots", {}).items()}
 
+    def resolved_roots(self) -> dict[str, Path]:
+        """Each named root as the real folder it reaches (symlinks followed)."""
+        return {name: _real(folder, self.path) for name, folder in self.roots.items()}
+
+    def outside_roots(self) -> dict[str, Path]:
+        """The roots that resolve outside the set's folder (allowed only with ``allow_roots``)."""
+        inside = self.root.resolve()
+        return {name: real for name, real in self.resolved_roots().items() if not real.is_relative_to(inside)}
+
     def resolve(self, relative: str) -> Path:
         """The absolute path of an audio file, refusing paths that escape its root."""
         prefix, sep, rest = relative.partition(":")
@@ -149,14 +176,22 @@ class Manifest:
 
 @lru_cache(maxsize=1 << 16)  # resolving walks the file system; every clip is resolved once per case
 def resolve_under(root: Path, relative: str, origin: Path) -> Path:
-    root = root.resolve()
-    candidate = (root / relative).resolve()
+    root = _real(root, origin)
+    candidate = _real(root / relative, origin)
     if not candidate.is_relative_to(root):
         raise ManifestError(
             f"{origin}: audio path {relative!r} escapes the data root {root}; "
             "paths must be relative and stay inside the set's folder"
         )
     return candidate
+
+
+def _real(path: Path, origin: Path) -> Path:
+    """`path` resolved; a NUL byte (which no file name can hold) is a manifest error, not a ValueError."""
+    try:
+        return path.resolve()
+    except ValueError:
+        raise ManifestError(f"{origin}: path {str(path)!r} holds a NUL byte; no file name can, fix the path") from None
 
 
 def manifest_path(data: str | Path | None) -> Path:
@@ -171,12 +206,14 @@ def manifest_path(data: str | Path | None) -> Path:
     return path
 
 
-def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = None) -> Manifest:
+def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = None,
+                  allow_roots: bool = False) -> Manifest:
+    """Read and check a manifest; `allow_roots` lets the header's roots reach outside the set's folder."""
     path = manifest_path(data)
     taxonomy = taxonomy or load_taxonomy()
     raw = path.read_bytes()
-    lines = raw.decode("utf-8").splitlines()
-    if not lines:
+    lines = _text(path, raw).split("\n")  # "\n" only: U+2028 and friends are legal inside JSON strings
+    if not "".join(lines).strip():
         raise ManifestError(f"{path} is empty: line 1 must be the header {{\"schema\": \"{SCHEMA}\", ...}}")
     header = _json_line(path, 1, lines[0])
     if header.get("schema") != SCHEMA:
@@ -187,24 +224,67 @@ def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = No
     roots = header.get("roots", {})
     if not isinstance(roots, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in roots.items()):
         raise ManifestError(f"{path}:1: roots must map names to folders, got {roots!r}")
+    snrs = _header_snrs(path, header)
     items: list[Item] = []
-    seen: set[str] = set()
+    numbers: dict[str, int] = {}
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         item = _parse_item(path, number, _json_line(path, number, line), taxonomy)
-        if item.id in seen:
+        if item.id in numbers:
             raise ManifestError(f"{path}:{number}: duplicate item id {item.id!r}; ids must be unique")
-        seen.add(item.id)
+        numbers[item.id] = number
         items.append(item)
     if not items:
         raise ManifestError(f"{path} has a header but no items")
-    manifest = Manifest(path, header, tuple(items), hashlib.sha256(raw).hexdigest())
+    manifest = Manifest(path, header, tuple(items), hashlib.sha256(raw).hexdigest(), snrs, numbers)
+    outside = manifest.outside_roots()
+    if outside and not allow_roots:
+        named = ", ".join(f"{name} = {roots[name]!r} (resolves to {real})" for name, real in outside.items())
+        raise ManifestError(
+            f"{path}:1: root(s) {named} lie outside the set's folder {manifest.root.resolve()}; a manifest may "
+            "read only inside its folder. Move or link the corpus into it, or, if you trust this manifest, pass "
+            "--sseu-allow-roots (sseu view: --allow-roots)"
+        )
     for item in items:  # refuse escaping paths up front, not halfway through a run
         for relative in (*item.speech.parts, item.background.path, *(item.premixed or {}).values()):
             if relative is not None:
                 manifest.resolve(relative)
     return manifest
+
+
+def _text(path: Path, raw: bytes) -> str:
+    """The file as text: UTF-8, with or without a byte-order mark; other encodings are named with their line."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ManifestError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}); "
+                            "save the manifest as UTF-8") from None
+
+
+def _header_snrs(path: Path, header: dict) -> tuple[str, ...] | None:
+    """The header's ``snrs`` as labels: a list of labels or dB values (``"inf"``, ``"-inf"`` and JSON
+    ``Infinity`` are the one-source conditions); NaN, a bare string or anything else is refused."""
+    declared = header.get("snrs")
+    if declared is None:
+        return None
+    if not isinstance(declared, list) or not declared:
+        raise ManifestError(f"{path}:1: snrs must be a list of SNR labels or dB values (e.g. [\"snr_p10\", 0, "
+                            f"\"-inf\"]), got {declared!r}")
+    labels = []
+    for value in declared:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or \
+                (isinstance(value, float) and math.isnan(value)):
+            raise ManifestError(f"{path}:1: snrs holds {value!r}; give labels (snr_p10) or numbers of dB, "
+                                "\"inf\" / \"-inf\" for the one-source conditions")
+        try:
+            label = snr_label(parse_snr(str(value)))
+        except ConfigError as exc:
+            raise ManifestError(f"{path}:1: snrs: {exc}") from None
+        if label not in labels:
+            labels.append(label)
+    return tuple(labels)
 
 
 def iter_manifest_lines(header: dict, items: list[Item]) -> Iterator[str]:
@@ -219,6 +299,9 @@ def _json_line(path: Path, number: int, line: str) -> dict:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one JSON object") from exc
+    except RecursionError:
+        raise ManifestError(f"{path}:{number}: JSON nested too deeply to read; an item is a few levels of "
+                            "objects") from None
     if not isinstance(value, dict):
         raise ManifestError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
     return value
@@ -235,6 +318,8 @@ def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
             value = float(value)
         if not isinstance(value, kind):
             raise ManifestError(f"{where}: {ctx}.{key} must be {kind.__name__}, got {value!r}")
+        if kind is float and not math.isfinite(value):
+            raise ManifestError(f"{where}: {ctx}.{key} must be a finite number of seconds, got {value!r}")
         return value
 
     item_id = need(row, "id", str, "item")
@@ -266,7 +351,7 @@ def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
                 raise ManifestError(f"{where}: premixed key {key!r}: {exc}") from None
         premixed = labels
     sourced = premixed is None
-    onset = need(sp, "onset", float, "speech") if sourced else float(sp.get("onset", 0.0))
+    onset = need(sp, "onset", float, "speech") if sourced or "onset" in sp else 0.0
     if onset < 0:
         raise ManifestError(f"{where}: speech.onset {onset} is negative")
     speech_path = None
@@ -279,8 +364,8 @@ def _parse_item(path: Path, number: int, row: dict, taxonomy: Taxonomy) -> Item:
     gap = sp.get("gap", DEFAULT_GAP)
     start, duration = bg.get("start", 0.0), bg.get("duration")
     for name, value in (("speech.gap", gap), ("background.start", start), ("background.duration", duration)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            raise ManifestError(f"{where}: {name} must be a non-negative number of seconds, got {value!r}")
+        if value is not None and (not is_finite_number(value) or value < 0):
+            raise ManifestError(f"{where}: {name} must be a finite, non-negative number of seconds, got {value!r}")
     speech_labels = bg.get("speech_labels", [])
     if not isinstance(speech_labels, list) or not all(isinstance(x, str) and x for x in speech_labels):
         raise ManifestError(f"{where}: background.speech_labels must be a list of source labels (strings), "

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sseu_harness.errors import ConfigError
+from sseu_harness.numbers import is_finite_number
 from sseu_harness.spec.tasks import MODES
 
 SECRET_KEYS = ("api_key", "key", "token", "password", "secret")
@@ -34,9 +35,9 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "str": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "pos_int": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
-    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    "nonneg": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
-    "pos": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a number > 0"),
+    "float": (is_finite_number, "a finite number"),
+    "nonneg": (lambda v: is_finite_number(v) and v >= 0, "a finite number >= 0"),
+    "pos": (lambda v: is_finite_number(v) and v > 0, "a finite number > 0"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "table": (lambda v: isinstance(v, dict), "a table"),
     "str_list": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),

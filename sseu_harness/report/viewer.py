@@ -9,13 +9,17 @@ Pages (GET only; anything else is a 404):
   deterministic mixer at the model's sample rate, never stored.
 
 No file is served from disk: audio is only ever rendered from the items of the
-loaded manifest, whose paths are checked to stay inside the set, so an unknown
-case or clip, or any other path, is a 404.
+loaded manifest, whose paths are checked to stay inside the set (and its roots
+inside the set's folder unless allowed), so an unknown case or clip, or any
+other path, is a 404. A request whose ``Host`` header names neither an IP
+address, ``localhost`` nor the address the page was bound to gets a 403: a
+page on another site that rebinds its DNS name to 127.0.0.1 cannot read it.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import math
 import threading
@@ -191,10 +195,36 @@ def case_page(site: Site, case: str) -> bytes:
     return _page(case, body)
 
 
+def host_allowed(header: str | None, bound: str) -> bool:
+    """Whether a request's ``Host`` can be this page's: an IP literal, localhost, or the name it was bound to.
+
+    DNS rebinding always arrives with the attacker's domain name in ``Host``."""
+    if not header:
+        return False
+    name = header.strip().lower()
+    if name.startswith("["):  # [::1]:8765
+        name = name[1:name.find("]")] if "]" in name else name
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return name in ("localhost", bound.lower())
+
+
 class Handler(BaseHTTPRequestHandler):
     site: Site  # set on the subclass made by `make_server`
+    bound: str = "127.0.0.1"  # the --host the server listens on
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if not host_allowed(self.headers.get("Host"), self.bound):
+            data = _page("forbidden", "<p>Forbidden: this page answers requests for its own address only.</p>")
+            try:
+                self._send(data, HTML, HTTPStatus.FORBIDDEN)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         try:
             data, kind, status = self._route([unquote(p) for p in urlsplit(self.path).path.split("/")[1:]])
         except Exception as exc:  # a broken source file: say which, keep serving
@@ -227,12 +257,14 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def open_site(report: ReportDir, data: str | Path | None, accept_mismatch: bool = False) -> Site:
-    """The report with its data set: `data`, or the manifest path the report recorded; mismatches refused unless accepted."""
+def open_site(report: ReportDir, data: str | Path | None, accept_mismatch: bool = False,
+              allow_roots: bool = False) -> Site:
+    """The report with its data set: `data`, or the manifest path the report recorded; mismatches refused unless
+    accepted, roots outside the set's folder unless allowed."""
     where = data or report.meta.get("manifest", {}).get("path")
     if not where:
         raise ConfigError(f"{report.path}: the report names no data set; pass --data SET")
-    manifest = load_manifest(where)
+    manifest = load_manifest(where, allow_roots=allow_roots)
     check = check_data(report.meta, manifest)
     if check.mismatches and not accept_mismatch:
         raise ConfigError("; ".join(check.mismatches) + ". Pass the set the report ran (--data), "
@@ -241,7 +273,7 @@ def open_site(report: ReportDir, data: str | Path | None, accept_mismatch: bool 
 
 
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    handler = type("SiteHandler", (Handler,), {"site": site})
+    handler = type("SiteHandler", (Handler,), {"site": site, "bound": host})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sseu_harness.dataset.preflight import DEFAULT_MAX_CLIP_SECONDS
 from sseu_harness.scoring.normalizer import DEFAULT_NORMALIZER
 from sseu_harness.spec.prompts import DEFAULT_PROMPTS
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 class BenchConfig:
     models: tuple[ModelSpec, ...]  # resolved once, with their settings (`resolve_models`)
     data: str | None = None
+    allow_roots: bool = False  # --sseu-allow-roots: the manifest's roots may lie outside the set's folder
+    max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS  # --sseu-max-clip-seconds: longer clips are refused
     tasks: str | None = None  # comma lists as typed; None = all
     snrs: str | None = None
     modes: str | None = None

@@ -15,8 +15,9 @@ from sseu_harness import __version__
 from sseu_harness.adapter import Adapter
 from sseu_harness.dataset.manifest import Item, Manifest, load_manifest
 from sseu_harness.dataset.mixer import MIXER_VERSION, Mixer
-from sseu_harness.dataset.preflight import check_audio_files
+from sseu_harness.dataset.preflight import check_audio_files, check_items
 from sseu_harness.errors import ConfigError
+from sseu_harness.numbers import is_finite_number
 from sseu_harness.models.resolve import FunctionFactory, ModelSpec
 from sseu_harness.results.records import Record, case_record
 from sseu_harness.run.config import BenchConfig
@@ -41,10 +42,19 @@ class Bench:
         be had (the controller checks; xdist workers, started after it, skip it). Not under rescore."""
         if config.runs < 1:
             raise ConfigError(f"--sseu-runs must be at least 1, got {config.runs}")
+        if not is_finite_number(config.max_clip_seconds) or config.max_clip_seconds <= 0:
+            raise ConfigError(f"--sseu-max-clip-seconds must be a positive number of seconds, "
+                              f"got {config.max_clip_seconds}")
+        for option, rate in (("--sseu-max-error-rate", config.max_error_rate),
+                             ("--sseu-max-parse-failure-rate", config.max_parse_failure_rate)):
+            if not is_finite_number(rate) or not 0 <= rate <= 1:  # NaN would let every case pass
+                raise ConfigError(f"{option} must be a fraction from 0 to 1, got {rate}")
+        if config.timeout is not None and (not is_finite_number(config.timeout) or config.timeout < 0):
+            raise ConfigError(f"--sseu-timeout must be a number of seconds (0: no limit), got {config.timeout}")
         self.config = config
         self.normalizer = get_normalizer(config.normalizer)
         self.taxonomy = load_taxonomy()
-        self.manifest: Manifest = load_manifest(config.data, self.taxonomy)
+        self.manifest: Manifest = load_manifest(config.data, self.taxonomy, config.allow_roots)
         self.prompts: PromptSet = load_prompts(config.prompts)
         self.mixer = Mixer(self.manifest)
         self.tasks = parse_choice_list(config.tasks, TASKS, "--sseu-tasks")
@@ -59,15 +69,20 @@ class Bench:
         self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
 
     def _check_inputs(self) -> None:
-        """Audio headers of every file the grid's runnable cases need, then each model's weights.
+        """Audio headers of every file the grid's runnable cases need, what the manifest and the headers
+        show about their items, then each model's weights.
 
         A plain function's cases all count: what it supports is not declared up front."""
-        snrs = set()
+        snrs, asr_snrs = set(), set()
         for case in self.cases():
             factory = self.models[case.model].factory
             if isinstance(factory, FunctionFactory) or factory.unsupported(case.task, case.mode) is None:
                 snrs.add(case.snr)
-        check_audio_files(self.manifest, [(snr, self.items_at(snr)) for snr in sorted(snrs, key=sort_key)])
+                if case.task == "ASR":
+                    asr_snrs.add(case.snr)
+        slices = [(snr, self.items_at(snr)) for snr in sorted(snrs, key=sort_key)]
+        headers = check_audio_files(self.manifest, slices)
+        check_items(self.manifest, slices, headers, asr_snrs, self.normalizer.apply, self.config.max_clip_seconds)
         for model in self.models.values():
             preflight = getattr(model.factory, "preflight", None)
             if callable(preflight):
@@ -80,9 +95,8 @@ class Bench:
     @cached_property
     def available_snrs(self) -> list[str]:
         """The data set's SNR grid: the header's ``snrs`` (labels or dB) or the paper's seven."""
-        declared = self.manifest.header.get("snrs")
-        if declared is not None:
-            labels = {snr_label(parse_snr(str(v))) for v in declared}
+        if self.manifest.snrs is not None:
+            labels = set(self.manifest.snrs)
         else:
             labels = {label for item in self.manifest.items for label in (item.premixed or ())}
             if any(item.has_sources for item in self.manifest.items):

@@ -58,15 +58,9 @@ class PredictionStore:
         self.path = Path(path)
         self._db = SQLiteFile(
             self.path, _SCHEMA, "prediction store",
-            "move it aside (answers in it are lost) or pass --sseu-store with another path",
+            "move it aside (answers in it are lost) or pass --sseu-store with another path", "--sseu-store",
+            owned=_stamp_problem,
         )
-        with self._db.connect() as conn:
-            row = conn.execute("SELECT value FROM store_meta WHERE name = 'schema'").fetchone()
-        if row is None or row[0] != STORE_SCHEMA:
-            raise ConfigError(
-                f"prediction store {self.path} has schema {row[0] if row else None!r}, this harness writes "
-                f"{STORE_SCHEMA!r}; pass --sseu-store with another path"
-            )
 
     def get_many(self, keys: list[str]) -> dict[str, Answer]:
         found: dict[str, Answer] = {}
@@ -96,6 +90,14 @@ class PredictionStore:
     def count(self) -> int:
         with self._db.connect() as conn:
             return conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+
+def _stamp_problem(conn) -> str | None:
+    """Why a file with the store's tables is still not a store this harness writes: its schema stamp."""
+    row = conn.execute("SELECT value FROM store_meta WHERE name = 'schema'").fetchone()
+    if row is None or row[0] != STORE_SCHEMA:
+        return f"it has schema {row[0] if row else None!r}, this harness writes {STORE_SCHEMA!r}"
+    return None
 
 
 def _encode(answer: Answer) -> tuple[str, str]:

@@ -31,7 +31,20 @@ def write(path: Path, text: str) -> Path:
         ('\n[[bound]]\ntask = "ASR"\nmetric = "mAP"\nlimit = 10\n', ":2: metric 'mAP' does not belong to ASR"),
         ('[[bound]]\ntask = "AT"\nsnr = "loud"\nlimit = 10\n', "unknown SNR 'loud'"),
         ('[[bound]]\ntask = "AT"\nmode = "zero-shot"\nlimit = 10\n', "mode 'zero-shot' is not one of"),
-        ('[[bound]]\ntask = "AT"\nlimit = "high"\n', "limit must be a number"),
+        ('[[bound]]\ntask = "AT"\nlimit = "high"\n', "limit must be a finite number"),
+        ('[[bound]]\ntask = "AT"\nlimit = nan\n', ":1: limit must be a finite number in percent, got nan"),
+        ('[[bound]]\ntask = "ASR"\nlimit = inf\n', ":1: limit must be a finite number in percent, got inf"),
+        ('[[bound]]\ntask = "ASR"\nlimit = -5\n', ":1: limit -5 is outside the range of WER (0 or more %): "
+                                                  "the bound could never pass"),
+        ('[[bound]]\ntask = "ASC"\nlimit = 150\n', ":1: limit 150 is outside the range of mACC (0 to 100 %): "
+                                                   "the bound could never pass"),
+        ('[[bound]]\ntask = "AT"\nlimit = -1\n', "limit -1 is outside the range of mAP (0 to 100 %): "
+                                                 "the bound could never fail"),
+        ("bound = 5\n", "bound = 5 is not a list of tables"),
+        ('[bound]\ntask = "AT"\nlimit = 5\n', "is not a list of tables"),
+        ("bound = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply to read"),
+        ('# gates\n\n[[ bound ]]\ntask = "AT"\nlimit = 5\n\n  [[ "bound" ]] # quoted\ntask = "SED"\nlimit = 1\n',
+         ":7: task 'SED' is not one of"),
         ('[bounds]\ntask = "AT"\n', "unknown table(s) ['bounds']"),
         ("[[bound]\n", "not valid TOML"),
         ("", "no [[bound]] tables"),
@@ -42,6 +55,35 @@ def test_malformed_thresholds_name_file_line_and_fix(tmp_path, text, message):
     with pytest.raises(ConfigError, match=None) as info:
         load_thresholds(path)
     assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_thresholds_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_bytes('# Grenzwerte f\u00fcr ASR\n[[bound]]\ntask = "ASR"\nlimit = 10\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"t.toml: not UTF-8 \(byte 0xfc at offset 14\); save the thresholds file"):
+        load_thresholds(path)
+
+
+@pytest.fixture(scope="module")
+def oracle_report(tmp_path_factory) -> Path:
+    """A finished one-case report, to join with `sseu merge`."""
+    report = tmp_path_factory.mktemp("oracle") / "r"
+    proc = run_pytest("--sseu-model=oracle", *ASC_ONLY, "--sseu-snrs=0", f"--sseu-report-dir={report}")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    return report
+
+
+@pytest.mark.parametrize("text", ['[[bound]]\ntask = "ASR"\nlimit = -5\n', '[[bound]]\ntask = "ASC"\nlimit = 150\n',
+                                  '[[bound]]\ntask = "ASC"\nlimit = nan\n', 'bound = 5\n'])
+def test_impossible_limits_are_refused_by_the_plugin_and_by_merge_alike(tmp_path, capsys, oracle_report, text):
+    bounds = write(tmp_path / "t.toml", text)
+    plugin = run_pytest("--sseu-model=oracle", *ASC_ONLY, "--sseu-snrs=0", f"--sseu-thresholds={bounds}",
+                        "--collect-only")
+    assert plugin.returncode == 4 and "Traceback" not in plugin.stderr and str(bounds) in plugin.stderr
+    capsys.readouterr()
+    assert cli(["merge", str(oracle_report), "--out", str(tmp_path / "m"), "--thresholds", str(bounds)]) == 2
+    message = capsys.readouterr().err.removeprefix("sseu merge: error: ").strip()
+    assert message and message in plugin.stderr
 
 
 def test_holm_keeps_the_family_wise_error_rate():

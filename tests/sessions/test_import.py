@@ -13,7 +13,7 @@ import soundfile as sf
 from sseu_harness.cli import main
 from sseu_harness.dataset.build import BuildOptions, build
 from sseu_harness.dataset.importer import import_set, parse_map
-from sseu_harness.dataset.manifest import load_manifest
+from sseu_harness.dataset.manifest import load_manifest as load_any_manifest
 from sseu_harness.dataset.materialize import materialize
 from sseu_harness.dataset.mixer import Mixer
 from sseu_harness.errors import ConfigError, ManifestError
@@ -21,6 +21,11 @@ from tests.helpers.corpus_fixtures import make_corpora
 from tests.helpers.session_runner import run_pytest, summary
 
 MAP = parse_map("audio=file,snr=snr_db,scene=scene,transcript=transcript,events=events,speaker=speaker")
+
+
+def load_manifest(data):
+    """Built and imported sets read their audio in place, outside their folder: they need the opt-in."""
+    return load_any_manifest(data, allow_roots=True)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,8 @@ def test_round_trip_of_materialized_mixtures(materialized, tmp_path):
 def test_an_imported_set_runs_through_the_same_cases_at_the_upper_bound(materialized, tmp_path):
     _, folder = materialized
     import_set(folder / "metadata.csv", folder, tmp_path / "set", MAP, clip_id="clip_id")
-    proc = run_pytest("--sseu-model=oracle", f"--sseu-data={tmp_path / 'set'}", "--sseu-modes=independent",
+    proc = run_pytest("--sseu-model=oracle", f"--sseu-data={tmp_path / 'set'}", "--sseu-allow-roots",
+                      "--sseu-modes=independent",
                       f"--sseu-report-dir={tmp_path / 'r'}", f"--sseu-cache-dir={tmp_path / 'cache'}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     records = summary(tmp_path / "r")["records"]
@@ -179,3 +185,30 @@ def test_cli_import_and_its_one_line_errors(tiny_set, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sseu import: error: ") and "leaves the set's root" in err and "Traceback" not in err
     assert not (tmp_path / "o2" / "manifest.jsonl").exists()
+
+
+def test_a_csv_or_jsonl_that_is_not_utf8_is_a_one_line_error_naming_its_line(tiny_set, tmp_path, capsys):
+    source = tmp_path / "meta.csv"
+    source.write_bytes("f,s,scene,text\nmix/0.wav,10,home,ok\nmix/1.wav,0,home,caf\u00e9 au lait\n".encode("latin-1"))
+    args = ["import", "--root", str(tiny_set), "--out", str(tmp_path / "out"), "--map", "audio=f,snr=s,scene=scene"]
+    assert main(["import", "--csv", str(source), *args[1:]]) == 2
+    err = capsys.readouterr().err
+    assert f"sseu import: error: {source}:3: not UTF-8; save the file as UTF-8" in err and "Traceback" not in err
+    jsonl = tmp_path / "meta.jsonl"
+    jsonl.write_bytes(b'{"f": "mix/0.wav", "s": 10, "scene": "home"}\n{"f": "mix/1.wav", "s": 0, "scene": "h\xf6me"}\n')
+    assert main(["import", "--jsonl", str(jsonl), *args[1:]]) == 2
+    assert f"{jsonl}:2: not UTF-8" in capsys.readouterr().err
+    jsonl.write_text('{"f": "mix/0.wav", "s": 10, "scene": "home"}\n{"f": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    assert main(["import", "--jsonl", str(jsonl), *args[1:]]) == 2
+    assert f"{jsonl}:2: JSON nested too deeply to read" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+
+def test_jsonl_with_a_byte_order_mark_and_u2028_inside_strings(tiny_set, tmp_path):
+    source = tmp_path / "meta.jsonl"
+    text = "one\u2028two\u2029three"
+    rows = [{"f": f"mix/{k}.wav", "s": snr, "scene": "home", "text": text} for k, snr in enumerate((10, 0))]
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8-sig")
+    result = import_set(source, tiny_set, tiny_set, parse_map("audio=f,snr=s,scene=scene,transcript=text"))
+    assert (result.rows, result.items) == (2, 1)
+    assert load_manifest(tiny_set).items[0].speech.transcript == " ".join(text.split())

@@ -149,3 +149,52 @@ def test_a_busy_port_is_a_one_line_error(hostile_report, capsys):
         assert main(["view", str(hostile_report[0]), "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("host, status", [
+    ("evil.example", 403), ("evil.example:8765", 403), ("127.0.0.1.evil.example", 403), (None, 403),
+    ("127.0.0.1", 200), ("localhost:8765", 200), ("[::1]:8765", 200), ("LOCALHOST", 200),
+])
+def test_a_page_under_another_name_is_forbidden_against_dns_rebinding(site_url, host, status):
+    import http.client
+    from urllib.parse import urlsplit
+
+    base, _ = site_url
+    connection = http.client.HTTPConnection(urlsplit(base).hostname, urlsplit(base).port, timeout=30)
+    try:
+        connection.putrequest("GET", "/", skip_host=True)
+        if host is not None:
+            connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status == status
+    assert (b"hostile-AT-snr_m10-independent" in body) == (status == 200)
+
+
+def test_roots_outside_the_set_are_refused_by_the_viewer_unless_allowed(hostile_report, tmp_path, capsys):
+    import socket
+
+    from sseu_harness.cli import main
+    from sseu_harness.errors import ManifestError
+
+    report = load_report_dir(hostile_report[0])
+    changed = tmp_path / "set"
+    shutil.copytree(DEMO_DIR, changed)
+    manifest = changed / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([json.dumps({**json.loads(lines[0]), "roots": {"up": "../.."}}), *lines[1:]]) + "\n")
+    with pytest.raises(ManifestError, match=r"root\(s\) up = '../..' .* --allow-roots"):
+        open_site(report, changed, accept_mismatch=True)
+    assert open_site(report, changed, accept_mismatch=True, allow_roots=True).manifest.outside_roots()
+    assert main(["view", str(hostile_report[0]), "--data", str(changed), "--accept-mismatch"]) == 2
+    assert "lie outside the set's folder" in capsys.readouterr().err
+    with socket.socket() as busy:  # stops the command after it printed what it reads
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["view", str(hostile_report[0]), "--data", str(changed), "--accept-mismatch", "--allow-roots",
+                     "--port", str(port)]) == 2
+    assert f"sseu view: root up: {tmp_path.parent.resolve()}" in capsys.readouterr().err

@@ -135,7 +135,7 @@ def test_joined_utterances_and_background_windows_from_named_roots(tmp_path):
     row = item_row("j", ["c:u1.wav", "c:u2.wav"], "c:long.wav", onset=0.1)
     row["speech"]["gap"] = 0.5
     row["background"].update(start=1.0, duration=2.0)
-    manifest = load_manifest(write_set(tmp_path / "set", [row], header={"roots": {"c": "../corpus"}}))
+    manifest = load_manifest(write_set(tmp_path / "set", [row], header={"roots": {"c": "../corpus"}}), allow_roots=True)
     mixer = Mixer(manifest)
     item = manifest.items[0]
     joined = np.concatenate([one, np.zeros(22_050, dtype=np.float32), two])
@@ -153,7 +153,7 @@ def test_named_roots_do_not_allow_escapes(tmp_path):
     (tmp_path / "corpus").mkdir()
     row = item_row("e", "c:../../etc/passwd", "c:bg.wav")
     with pytest.raises(ManifestError, match="escapes the data root"):
-        load_manifest(write_set(tmp_path / "set", [row], header={"roots": {"c": "../corpus"}}))
+        load_manifest(write_set(tmp_path / "set", [row], header={"roots": {"c": "../corpus"}}), allow_roots=True)
 
 
 def test_a_window_past_the_end_of_the_file_is_an_error(tmp_path, small_set):

@@ -15,6 +15,7 @@ from sseu_harness.dataset.mixer import Mixer
 from sseu_harness.errors import ConfigError, SSEUError
 from sseu_harness.run.inference import AnswerSource, ModelSlot
 from sseu_harness.run.store import MAX_STORED_CHARS, PredictionStore, answer_key
+from sseu_harness.scoring.embedders.registry import make_embedder
 from sseu_harness.spec.cases import Case
 
 ITEMS = load_manifest().items[:6]
@@ -157,6 +158,74 @@ def test_a_store_of_another_schema_is_refused(tmp_path):
         conn.execute("UPDATE store_meta SET value = 'sseu-store/0'")
     with pytest.raises(ConfigError, match="has schema 'sseu-store/0'"):
         PredictionStore(path)
+
+
+@pytest.mark.parametrize("tables", [
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+    "CREATE TABLE answers (id INTEGER PRIMARY KEY, text TEXT)",  # our table's name, another tool's columns
+])
+def test_a_foreign_sqlite_file_is_refused_and_left_byte_for_byte_untouched(tmp_path, tables):
+    path = tmp_path / "p.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(tables)
+        conn.execute("INSERT INTO {} VALUES (1, 'keep me')".format(tables.split()[2]))
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=f"prediction store {path} is a SQLite file of another tool or version "
+                                          r"\(.*\); it was left untouched: pass --sseu-store with another path"):
+        PredictionStore(path)
+    assert path.read_bytes() == before and not (tmp_path / "p.sqlite-wal").exists()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert [n for (n,) in conn.execute("SELECT name FROM sqlite_master")] == [tables.split()[2]]
+    conn.close()
+
+
+def test_an_empty_sqlite_file_becomes_a_store(tmp_path):
+    path = tmp_path / "p.sqlite"
+    sqlite3.connect(path).close()  # a 0-byte file: SQLite's empty database
+    PredictionStore(path).put_many([("k", {"model": "m", "item": "i", "snr": "snr_0", "mode": "joint", "task": None,
+                                           "seed": None}, "text")])
+    assert PredictionStore(path).count() == 1
+
+
+def make_read_only(path):
+    """Read-only even for root (who writes through file modes): the immutable attribute, else the mode."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        return lambda: path.chmod(0o644)
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("running as root on a file system without the immutable attribute: nothing is read-only")
+    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_unwritable_store_paths_are_clear_errors_naming_the_fix(tmp_path):
+    folder = tmp_path / "store.sqlite"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match=f"prediction store {folder} is a folder; pass --sseu-store with a file"):
+        PredictionStore(folder)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(ConfigError, match=f"cannot create the folder {blocker / 'sub'} for the prediction store "
+                                          r"\(.*\); make it creatable or pass --sseu-store with another path"):
+        PredictionStore(blocker / "sub" / "p.sqlite")
+    with pytest.raises(ConfigError, match="cannot create the folder .* for the embedding cache .*--sseu-cache-dir"):
+        make_embedder("minilm", blocker / "cache")
+    path = tmp_path / "ro.sqlite"
+    PredictionStore(path)
+    with sqlite3.connect(path) as conn:  # our store, in rollback mode as a copy from elsewhere may be
+        conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    undo = make_read_only(path)
+    try:
+        with pytest.raises(ConfigError, match=f"cannot write the prediction store {path} .*; make the file and its "
+                                              "folder writable, or pass --sseu-store with another path"):
+            PredictionStore(path)
+    finally:
+        undo()
 
 
 def test_the_oracle_through_the_source_matches_a_direct_call(source):

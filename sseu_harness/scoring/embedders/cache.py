@@ -41,7 +41,8 @@ class CachedEmbedder:
         self.name = inner.name
         self.hits = 0
         self.misses = 0
-        self._db = SQLiteFile(self.path, _SCHEMA, "embedding cache", "delete the file, it is rebuilt on the next run")
+        self._db = SQLiteFile(self.path, _SCHEMA, "embedding cache", "delete the file, it is rebuilt on the next run",
+                              "--sseu-cache-dir")
 
     def __repr__(self) -> str:
         return f"CachedEmbedder({self.inner!r}, path={str(self.path)!r})"
