@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sseu_harness.errors import ConfigError
+from sseu_harness.errors import ConfigError, SSEUError
 from sseu_harness.report.history import resolve_baseline
 from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
@@ -69,6 +69,9 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
     except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
         return Outcome(with_averages(case_records, bench.task_snrs()), missing, [],
                        f"cannot write the report to {report_dir}: {exc}")
+    except SSEUError as exc:  # rows that do not give a record's figures, a baseline that cannot be compared
+        return Outcome(with_averages(case_records, bench.task_snrs()), missing, [],
+                       f"cannot make the report in {report_dir}: {exc}; the previous report is untouched")
     _emit(session.config, summary.gates)
     shutil.rmtree(ledger.partial_dir, ignore_errors=True)
     _github_step_summary(summary.run)
@@ -124,4 +127,6 @@ def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
     if gates.resamples < 1:
         raise ConfigError(f"--sseu-bootstrap must be at least 1, got {gates.resamples}")
     check_gates_config(gates.bounds, gates.baseline, bench.available_snrs, bench.meta(), sharded)
+    if gates.baseline is not None and not hasattr(config, "workerinput"):  # now, not after every case
+        gates.baseline.check_rows(lambda snr: {item.id for item in bench.items_at(snr)})
     return gates

@@ -49,6 +49,8 @@ def check_joinable(reports: list[ReportDir]) -> None:
 def run(args: argparse.Namespace) -> int:
     reports = [load_report_dir(path) for path in args.reports]
     check_joinable(reports)
+    for report in reports:  # each case's value and counts are taken from its rows, not from its summary
+        report.check_rows()
     first = reports[0]
     case_records = [replace(r, ci_low=None, ci_high=None) for rep in reports for r in rep.case_records]
     models = {name: spec for rep in reports for name, spec in rep.meta.get("models", {}).items()}
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     bounds = load_thresholds(args.thresholds) if args.thresholds else []
     available_snrs = sorted({snr for snrs in meta["task_snrs"].values() for snr in snrs}, key=sort_key)
     check_gates_config(bounds, baseline, available_snrs, meta, sharded=False)
+    if baseline is not None:
+        baseline.check_rows()
     clip_ids = {row.item for rep in reports for _, rows in rep.case_rows() for row in rows}
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
