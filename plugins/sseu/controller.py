@@ -39,6 +39,7 @@ class Gates:
     resamples: int = 1000
     seed: int = 0
     hearing: bool = True  # the hearing gate (sseu_harness/results/gates.py)
+    warnings: list[str] = field(default_factory=list)  # gates that would check nothing (`check_gates_config`)
 
 
 @dataclass
@@ -126,7 +127,8 @@ def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
     )
     if gates.resamples < 1:
         raise ConfigError(f"--sseu-bootstrap must be at least 1, got {gates.resamples}")
-    check_gates_config(gates.bounds, gates.baseline, bench.available_snrs, bench.meta(), sharded)
+    gates.warnings = check_gates_config(gates.bounds, gates.baseline, bench.available_snrs, bench.meta(), sharded,
+                                        {case.id for case in bench.cases()})
     if gates.baseline is not None and not hasattr(config, "workerinput"):  # now, not after every case
         gates.baseline.check_rows(lambda snr: {item.id for item in bench.items_at(snr)})
     return gates

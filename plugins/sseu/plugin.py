@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[BENCH] = bench
     config.stash[CASES] = case_table(bench.cases())
+    if not hasattr(config, "workerinput"):
+        for warning in config.stash[GATES].warnings:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
     for model in bench.models:
         if KEYWORD_CLASHES.search(model):
             config.issue_config_time_warning(
@@ -119,6 +122,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not _active(config):
         return
     tr = terminalreporter
+    for warning in config.stash[GATES].warnings if GATES in config.stash else []:
+        tr.write_line(f"SSEU-Bench: WARNING: {warning}", yellow=True, bold=True)
     if OUTCOME not in config.stash:
         if REPORT_ERROR in config.stash:
             tr.write_line(f"SSEU-Bench: {config.stash[REPORT_ERROR]}", yellow=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     baseline = load_report_dir(args.baseline) if args.baseline else None
     bounds = load_thresholds(args.thresholds) if args.thresholds else []
     available_snrs = sorted({snr for snrs in meta["task_snrs"].values() for snr in snrs}, key=sort_key)
-    check_gates_config(bounds, baseline, available_snrs, meta, sharded=False)
+    for warning in check_gates_config(bounds, baseline, available_snrs, meta, sharded=False,
+                                      case_ids={r.case for r in case_records}):
+        print(f"sseu merge: warning: {warning}", file=sys.stderr)
     if baseline is not None:
         baseline.check_rows()
     clip_ids = {row.item for rep in reports for _, rows in rep.case_rows() for row in rows}

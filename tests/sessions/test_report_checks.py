@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.cli import main as cli
+from sseu_harness.results.gates import regression_result
 from tests.helpers.session_runner import by_key, run_pytest, summary
 
 ARGS = ("--sseu-model=chance", "--sseu-tasks=ASR,ASC", "--sseu-modes=independent", "--sseu-snrs=0",
@@ -151,3 +152,32 @@ def test_a_record_that_disagrees_with_its_rows_at_the_finish_is_a_report_error(r
     assert {p.name: p.read_bytes() for p in top.iterdir() if p.is_file()} == before
     assert list((top / "runs").glob("*")) == []  # no run folder of a report that was refused
     assert len(list(ET.parse(junit).getroot().iter("testcase"))) == 2
+
+
+# gates that would check nothing
+
+
+def test_a_regression_gate_that_compares_no_case_fails():
+    result = regression_result([], 1.0)
+    assert result.name == "regression" and not result.passed
+    assert result.message.startswith("0 cases compared")
+
+
+def test_a_baseline_without_any_case_of_the_session_is_a_usage_error(report, tmp_path):
+    proc = run_pytest("--sseu-model=oracle", *ARGS[1:], f"--sseu-baseline={report}", "--collect-only")
+    assert proc.returncode == 4
+    assert f"baseline {report} holds none of the cases compared here" in proc.stderr
+
+
+def test_a_bound_on_a_model_the_session_does_not_run_warns_loudly(report, tmp_path, capsys):
+    bounds = tmp_path / "t.toml"
+    bounds.write_text('[[bound]]\nmodel = "chance"\ntask = "ASC"\nlimit = 1\n'
+                      '[[bound]]\nmodel = "chanse"\ntask = "ASR"\nlimit = 50\n')
+    warning = (f"{bounds}:5: the bound names model 'chanse', which is not among the models here (chance), "
+               "so it checks nothing")
+    proc = run_pytest(*ARGS, f"--sseu-thresholds={bounds}", "--collect-only")
+    assert proc.returncode == 0
+    assert f"SSEU-Bench: WARNING: {warning}" in proc.stdout and "PytestConfigWarning" in proc.stdout
+    capsys.readouterr()
+    assert cli(["merge", str(report), "--out", str(tmp_path / "m"), "--thresholds", str(bounds)]) == 0
+    assert f"sseu merge: warning: {warning}" in capsys.readouterr().err
