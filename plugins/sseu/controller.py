@@ -48,6 +48,7 @@ class Outcome:
     missing: list[str]
     gates: list[GateResult]
     report_error: str | None = None
+    warning: str | None = None  # e.g. old runs that could not be pruned: the report itself is whole
     run: Path | None = None  # this session's run folder
     promoted: bool = False  # whether the top of the report dir shows it
 
@@ -76,7 +77,8 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
     _emit(session.config, summary.gates)
     shutil.rmtree(ledger.partial_dir, ignore_errors=True)
     _github_step_summary(summary.run)
-    return Outcome(summary.records, missing, summary.gates, run=summary.run, promoted=summary.promoted)
+    return Outcome(summary.records, missing, summary.gates, summary.promote_error, run=summary.run,
+                   promoted=summary.promoted, warning=summary.prune_error)
 
 
 def complete(ledger: Ledger) -> bool:

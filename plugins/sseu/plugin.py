@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.errors import SSEUError
+from sseu_harness.report.history import History
 from sseu_harness.report import tables
 
 from . import options
@@ -42,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         options.keep_runs(config)
+        if not hasattr(config, "workerinput"):
+            History(options.report_dir(config)).check_writable()
         bench = Bench(options.bench_config(config), check_inputs=not hasattr(config, "workerinput"))
         config.stash[GATES] = load_gates(config, bench, sharded=options.shard(config) is not None)
     except SSEUError as exc:
@@ -141,6 +144,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     elif outcome.run is not None:
         tr.write_line(f"\nreport: {outcome.run.resolve()}; an incomplete run (a case without its record), "
                       f"so the top of {options.report_dir(config)} keeps its latest complete run", yellow=True)
+    if outcome.warning:
+        tr.write_line(f"\nWARNING: {outcome.warning}", yellow=True, bold=True)
     if outcome.missing:
         tr.write_line(
             f"\nERROR: {len(outcome.missing)} case(s) delivered no metric record (a lost report); "

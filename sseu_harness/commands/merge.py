@@ -74,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
     print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates), end="")
+    if summary.promote_error:
+        raise ConfigError(summary.promote_error)
     print(f"report: {args.out.resolve()}")
     return 0 if all(g.passed for g in summary.gates) else 1

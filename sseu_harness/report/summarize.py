@@ -19,7 +19,7 @@ import numpy as np
 
 from sseu_harness.errors import ConfigError
 from sseu_harness.report.drilldown import drill
-from sseu_harness.report.history import History
+from sseu_harness.report.history import POINTER, History
 from sseu_harness.report.reader import ReportDir
 from sseu_harness.report.writer import ReportWriter, write_summary_files
 from sseu_harness.results.bootstrap import CaseClips, draw
@@ -48,6 +48,8 @@ class Summary:
     comparisons: list[Comparison]
     run: Path  # the run folder this report went to
     promoted: bool  # whether the top of the report dir now shows it
+    promote_error: str | None = None  # why a complete run could not become the latest (the top is unchanged)
+    prune_error: str | None = None  # why old runs could not be removed (the report itself is whole)
 
 
 def summarize(
@@ -71,11 +73,19 @@ def summarize(
     except BaseException:
         shutil.rmtree(run, ignore_errors=True)
         raise
+    promote_error = prune_error = None
     if complete:
-        history.promote(run)
+        try:
+            history.promote(run)
+        except OSError as exc:
+            promote_error = (f"run {run.name} is written to {run} but could not become the latest ({exc}); "
+                             f"the top of {report_dir} and its {POINTER} still show the previous run")
     if keep_runs:
-        history.prune(keep_runs)
-    return Summary(records, gates, comparisons, run, complete)
+        try:
+            history.prune(keep_runs)
+        except OSError as exc:
+            prune_error = f"the report is whole, but old runs of {history.runs_dir} could not be removed ({exc})"
+    return Summary(records, gates, comparisons, run, complete and promote_error is None, promote_error, prune_error)
 
 
 def write_report(
