@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sseu_harness.errors import ConfigError
+from sseu_harness.errors import ConfigError, SSEUError
 from sseu_harness.numbers import is_finite_number
 from sseu_harness.report.history import resolve_baseline
 from sseu_harness.report.reader import ReportDir, load_report_dir
@@ -40,6 +40,7 @@ class Gates:
     resamples: int = 1000
     seed: int = 0
     hearing: bool = True  # the hearing gate (sseu_harness/results/gates.py)
+    warnings: list[str] = field(default_factory=list)  # gates that would check nothing (`check_gates_config`)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Outcome:
     missing: list[str]
     gates: list[GateResult]
     report_error: str | None = None
+    warning: str | None = None  # e.g. old runs that could not be pruned: the report itself is whole
     run: Path | None = None  # this session's run folder
     promoted: bool = False  # whether the top of the report dir shows it
 
@@ -70,10 +72,14 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
     except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
         return Outcome(with_averages(case_records, bench.task_snrs()), missing, [],
                        f"cannot write the report to {report_dir}: {exc}")
+    except SSEUError as exc:  # rows that do not give a record's figures, a baseline that cannot be compared
+        return Outcome(with_averages(case_records, bench.task_snrs()), missing, [],
+                       f"cannot make the report in {report_dir}: {exc}; the previous report is untouched")
     _emit(session.config, summary.gates)
     shutil.rmtree(ledger.partial_dir, ignore_errors=True)
     _github_step_summary(summary.run)
-    return Outcome(summary.records, missing, summary.gates, run=summary.run, promoted=summary.promoted)
+    return Outcome(summary.records, missing, summary.gates, summary.promote_error, run=summary.run,
+                   promoted=summary.promoted, warning=summary.prune_error)
 
 
 def complete(ledger: Ledger) -> bool:
@@ -126,5 +132,8 @@ def load_gates(config: pytest.Config, bench, sharded: bool) -> Gates:
         raise ConfigError(f"--sseu-bootstrap must be at least 1, got {gates.resamples}")
     if not is_finite_number(gates.margin) or gates.margin < 0:  # a NaN margin would never fail a case
         raise ConfigError(f"--sseu-margin must be a finite number of points >= 0, got {gates.margin}")
-    check_gates_config(gates.bounds, gates.baseline, bench.available_snrs, bench.meta(), sharded)
+    gates.warnings = check_gates_config(gates.bounds, gates.baseline, bench.available_snrs, bench.meta(), sharded,
+                                        {case.id for case in bench.cases()})
+    if gates.baseline is not None and not hasattr(config, "workerinput"):  # now, not after every case
+        gates.baseline.check_rows(lambda snr: {item.id for item in bench.items_at(snr)})
     return gates

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.errors import SSEUError
+from sseu_harness.report.history import History
 from sseu_harness.report import tables
 
 from . import options
@@ -42,12 +43,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         options.keep_runs(config)
+        if not hasattr(config, "workerinput"):
+            History(options.report_dir(config)).check_writable()
         bench = Bench(options.bench_config(config), check_inputs=not hasattr(config, "workerinput"))
         config.stash[GATES] = load_gates(config, bench, sharded=options.shard(config) is not None)
     except SSEUError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[BENCH] = bench
     config.stash[CASES] = case_table(bench.cases())
+    if not hasattr(config, "workerinput"):
+        for warning in config.stash[GATES].warnings:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
     for model in bench.models:
         if KEYWORD_CLASHES.search(model):
             config.issue_config_time_warning(
@@ -131,6 +137,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not _active(config):
         return
     tr = terminalreporter
+    for warning in config.stash[GATES].warnings if GATES in config.stash else []:
+        tr.write_line(f"SSEU-Bench: WARNING: {warning}", yellow=True, bold=True)
     if OUTCOME not in config.stash:
         if REPORT_ERROR in config.stash:
             tr.write_line(f"SSEU-Bench: {config.stash[REPORT_ERROR]}", yellow=True)
@@ -148,6 +156,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     elif outcome.run is not None:
         tr.write_line(f"\nreport: {outcome.run.resolve()}; an incomplete run (a case without its record), "
                       f"so the top of {options.report_dir(config)} keeps its latest complete run", yellow=True)
+    if outcome.warning:
+        tr.write_line(f"\nWARNING: {outcome.warning}", yellow=True, bold=True)
     if outcome.missing:
         tr.write_line(
             f"\nERROR: {len(outcome.missing)} case(s) delivered no metric record (a lost report); "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def check_joinable(reports: list[ReportDir]) -> None:
 def run(args: argparse.Namespace) -> int:
     reports = [load_report_dir(path) for path in args.reports]
     check_joinable(reports)
+    for report in reports:  # each case's value and counts are taken from its rows, not from its summary
+        report.check_rows()
     first = reports[0]
     case_records = [replace(r, ci_low=None, ci_high=None) for rep in reports for r in rep.case_records]
     models = {name: spec for rep in reports for name, spec in rep.meta.get("models", {}).items()}
@@ -57,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     baseline = load_report_dir(args.baseline) if args.baseline else None
     bounds = load_thresholds(args.thresholds) if args.thresholds else []
     available_snrs = sorted({snr for snrs in meta["task_snrs"].values() for snr in snrs}, key=sort_key)
-    check_gates_config(bounds, baseline, available_snrs, meta, sharded=False)
+    for warning in check_gates_config(bounds, baseline, available_snrs, meta, sharded=False,
+                                      case_ids={r.case for r in case_records}):
+        print(f"sseu merge: warning: {warning}", file=sys.stderr)
+    if baseline is not None:
+        baseline.check_rows()
     clip_ids = {row.item for rep in reports for _, rows in rep.case_rows() for row in rows}
     summary = summarize(
         args.out, case_records, heapq.merge(*(rep.case_rows() for rep in reports), key=lambda pair: pair[0]),
@@ -67,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
     print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates), end="")
+    if summary.promote_error:
+        raise ConfigError(summary.promote_error)
     print(f"report: {args.out.resolve()}")
     return 0 if all(g.passed for g in summary.gates) else 1

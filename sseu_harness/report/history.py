@@ -23,12 +23,13 @@ from pathlib import Path
 
 from sseu_harness.errors import ConfigError
 from sseu_harness.files import atomic
+from sseu_harness.report.reader import load_report_dir
 
 RUNS = "runs"
 POINTER = "LATEST"
 RUN_NAME = re.compile(r"^\d{4,}$")
 TOP_FILES = ("summary.json", "summary.md", "summary.csv", "summary.html", "predictions.jsonl")
-PREVIOUS = "previous"  # --sseu-baseline previous: the report dir's latest run before this session
+PREVIOUS = "previous"  # --sseu-baseline previous: the report dir's newest run that passed, before this session
 
 
 def _is_report_file(name: str) -> bool:
@@ -42,6 +43,20 @@ class History:
     @property
     def runs_dir(self) -> Path:
         return self.root / RUNS
+
+    def check_writable(self) -> None:
+        """Refuse, at start-up, a report dir that cannot be written (a file in its place, a read-only folder):
+        found only at the end, it would cost every case's report. Creates nothing that stays."""
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        fix = "pass a writable folder with --sseu-report-dir"
+        if not existing.is_dir():
+            raise ConfigError(f"report dir {self.root}: {existing} is a file, not a folder; {fix}")
+        try:
+            atomic.temp_beside(existing / "probe").unlink()
+        except OSError as exc:
+            raise ConfigError(f"report dir {self.root}: cannot write in {existing} ({exc.strerror or exc}); {fix}") from None
 
     def runs(self) -> list[Path]:
         """Run folders, oldest first."""
@@ -71,22 +86,61 @@ class History:
         path = self.runs_dir / name
         return path if RUN_NAME.match(name) and path.is_dir() else None
 
+    def latest_passed(self) -> Path | None:
+        """The newest complete run whose gates all passed: what `previous` compares against, so a run that
+        failed its regression gate never becomes the baseline that lets the same regression pass next time."""
+        for run in reversed(self.runs()):
+            try:
+                summary = load_report_dir(run).summary
+            except ConfigError:  # a run folder without a readable summary (killed while writing): not a baseline
+                continue
+            gates = summary.get("gates") or []
+            if (summary["meta"].get("run") or {}).get("complete") is True and all(
+                    isinstance(g, dict) and g.get("passed") is True for g in gates):
+                return run
+        return None
+
     def promote(self, run: Path) -> None:
-        """Make `run` what the top of the report dir shows: its files, then the pointer."""
-        temps: dict[str, Path] = {}
+        """Make `run` what the top of the report dir shows: its files and the pointer, all or none.
+
+        Everything is staged under temporary names first; if a rename then fails (a pointer that is a
+        folder, a read-only file), the renames already done are undone from copies of the old files, so
+        the top never shows one run while `LATEST` names another."""
+        staged: dict[str, Path] = {}
+        backups: dict[str, Path] = {}
+        done: list[str] = []
         try:
             for source in sorted(run.iterdir()):
                 if source.is_file() and _is_report_file(source.name):
-                    temps[source.name] = _link_or_copy(source, self.root)
-            for name, temp in temps.items():
-                os.replace(temp, self.root / name)
+                    staged[source.name] = _link_or_copy(source, self.root)
+            staged[POINTER] = pointer = atomic.temp_beside(self.root / POINTER)
+            with open(pointer, "w", encoding="utf-8") as handle:
+                handle.write(run.name + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(pointer, atomic.SHARED)
+            stale = [p.name for p in self.root.iterdir()  # a plot the new run no longer has
+                     if p.is_file() and _is_report_file(p.name) and p.name not in staged]
+            for name in [*staged, *stale]:
+                if (self.root / name).is_file():
+                    backups[name] = _link_or_copy(self.root / name, self.root)
+            try:
+                for name, temp in staged.items():
+                    os.replace(temp, self.root / name)
+                    done.append(name)
+                for name in stale:
+                    (self.root / name).unlink()
+                    done.append(name)
+            except OSError:
+                for name in reversed(done):
+                    if name in backups:
+                        os.replace(backups[name], self.root / name)
+                    else:
+                        (self.root / name).unlink(missing_ok=True)
+                raise
         finally:
-            for temp in temps.values():
+            for temp in [*staged.values(), *backups.values()]:
                 temp.unlink(missing_ok=True)
-        for stale in self.root.iterdir():  # a plot the new run no longer has
-            if stale.is_file() and _is_report_file(stale.name) and stale.name not in temps:
-                stale.unlink()
-        atomic.write_text(self.root / POINTER, run.name + "\n")
 
     def prune(self, keep: int) -> list[Path]:
         """Remove all but the newest `keep` runs; the latest good run always stays."""
@@ -110,14 +164,14 @@ def _link_or_copy(source: Path, folder: Path) -> Path:
 
 
 def resolve_baseline(value: str, report_dir: Path) -> Path:
-    """--sseu-baseline: a report dir, a run folder, or `previous` (this report dir's latest good run)."""
+    """--sseu-baseline: a report dir, a run folder, or `previous` (this report dir's newest run that passed)."""
     if value != PREVIOUS:
         return Path(value)
     history = History(Path(report_dir))
-    latest = history.latest()
-    if latest is not None:
-        return latest
-    if (Path(report_dir) / "summary.json").is_file():  # a report dir of the flat layout, before run history
+    passed = history.latest_passed()
+    if passed is not None:
+        return passed
+    if not history.runs() and (Path(report_dir) / "summary.json").is_file():  # the flat layout, before run history
         return Path(report_dir)
-    raise ConfigError(f"--sseu-baseline previous: {report_dir} holds no earlier complete run; "
+    raise ConfigError(f"--sseu-baseline previous: {report_dir} holds no earlier complete run whose gates all passed; "
                       "run the benchmark once without a baseline, or pass a report dir or run folder")

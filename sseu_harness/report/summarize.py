@@ -17,8 +17,9 @@ from typing import Iterable
 
 import numpy as np
 
+from sseu_harness.errors import ConfigError
 from sseu_harness.report.drilldown import drill
-from sseu_harness.report.history import History
+from sseu_harness.report.history import POINTER, History
 from sseu_harness.report.reader import ReportDir
 from sseu_harness.report.writer import ReportWriter, write_summary_files
 from sseu_harness.results.bootstrap import CaseClips, draw
@@ -34,6 +35,7 @@ from sseu_harness.results.gates import (
 )
 from sseu_harness.results.intervals import INTERVAL_METHOD, attach_intervals
 from sseu_harness.results.records import Record, with_averages
+from sseu_harness.results.recount import recounted
 from sseu_harness.results.thresholds import Bound
 from sseu_harness.scoring.rows import ClipRow
 from sseu_harness.spec.taxonomy import load_taxonomy
@@ -46,6 +48,8 @@ class Summary:
     comparisons: list[Comparison]
     run: Path  # the run folder this report went to
     promoted: bool  # whether the top of the report dir now shows it
+    promote_error: str | None = None  # why a complete run could not become the latest (the top is unchanged)
+    prune_error: str | None = None  # why old runs could not be removed (the report itself is whole)
 
 
 def summarize(
@@ -69,11 +73,19 @@ def summarize(
     except BaseException:
         shutil.rmtree(run, ignore_errors=True)
         raise
+    promote_error = prune_error = None
     if complete:
-        history.promote(run)
+        try:
+            history.promote(run)
+        except OSError as exc:
+            promote_error = (f"run {run.name} is written to {run} but could not become the latest ({exc}); "
+                             f"the top of {report_dir} and its {POINTER} still show the previous run")
     if keep_runs:
-        history.prune(keep_runs)
-    return Summary(records, gates, comparisons, run, complete)
+        try:
+            history.prune(keep_runs)
+        except OSError as exc:
+            prune_error = f"the report is whole, but old runs of {history.runs_dir} could not be removed ({exc})"
+    return Summary(records, gates, comparisons, run, complete and promote_error is None, promote_error, prune_error)
 
 
 def write_report(
@@ -93,9 +105,10 @@ def write_report(
     hearing: bool = True,
 ) -> tuple[list[Record], list[GateResult], list[Comparison]]:
     """One report into `folder`; `case_bounds` also judges bounds on single cases (merge: the cases ran elsewhere);
-    `hearing` runs the hearing gate (`gates.HearingCheck`) on the rows."""
-    records = with_averages(case_records, meta["task_snrs"])
-    by_case = {r.case: r for r in records if not r.is_average}
+    `hearing` runs the hearing gate (`gates.HearingCheck`) on the rows. Each case record is checked against
+    its rows (`recount.recounted`): a case without rows, or with a figure its rows do not give, is refused."""
+    by_case = {r.case: r for r in case_records}
+    checked: dict[str, Record] = {}
     draws = draw(list(clip_ids), resamples, seed)
     baseline_rows = baseline.rows_by_case() if baseline else {}
     replicates: dict[str, np.ndarray] = {}
@@ -114,19 +127,24 @@ def write_report(
             record = by_case.get(case)
             if record is None:
                 continue
+            clips = CaseClips.from_rows(record.task, rows)
+            checked[case] = recounted(record, clips, rows)
             drills.append(drill(case, record.task, rows, event_ids))
             if heard is not None:
                 heard.add(case, record.model, rows)
-            clips = CaseClips.from_rows(record.task, rows)
             replicates[case] = clips.per_run(clips.weights(draws))
             smallest[case] = clips.smallest_class()
             if case in baseline_rows:
                 before = CaseClips.from_rows(record.task, baseline_rows[case])
                 paired.append(pair(case, clips, before, draws))
-        records = attach_intervals(records, replicates, draws, smallest)
+        without = sorted(by_case.keys() - checked.keys())
+        if without:
+            raise ConfigError(f"{len(without)} case(s) have a record but no per-clip rows, so no figure of theirs "
+                              f"can be checked: {', '.join(without[:5])}{' ...' if len(without) > 5 else ''}")
+        records = attach_intervals(with_averages(checked.values(), meta["task_snrs"]), replicates, draws, smallest)
         results = []
         if case_bounds:
-            results += case_bound_results(list(bounds), list(by_case.values()))
+            results += case_bound_results(list(bounds), list(checked.values()))
         results += average_bounds(list(bounds), records, selected)
         comparisons = judge(paired, margin) if baseline else []
         if baseline:

@@ -4,7 +4,8 @@
   SNR; the plugin judges them where the case runs, `merge` on the joined records.
 - Session gates: bounds on averages (`average_bounds`), the regression gate against a baseline
   report (`pair`, `judge`, `regression_result`) and the hearing gate (`HearingCheck`).
-- `check_gates_config` refuses, before anything runs, gates that cannot be judged at all.
+- `check_gates_config` refuses, before anything runs, gates that cannot be judged at all, and warns of a
+  bound whose model is not in the session.
 
 `thresholds.py` only reads the bounds file into `Bound` data.
 """
@@ -134,8 +135,10 @@ def average_bounds(bounds: list[Bound], records: list[Record], selected: set[tup
 
 
 def check_gates_config(bounds: list[Bound], baseline: ReportDir | None, available_snrs: list[str],
-                       meta: dict, sharded: bool) -> None:
-    """Refuse, before any case runs or any report is joined, gates that cannot be judged."""
+                       meta: dict, sharded: bool, case_ids: set[str] = frozenset()) -> list[str]:
+    """Refuse, before any case runs or any report is joined, gates that cannot be judged or would compare
+    nothing; `case_ids`: the cases the session (or the joined reports) may hold. Returns a warning for each
+    bound whose model is none of `meta`'s models: a typo there would leave the bound checking nothing."""
     for bound in bounds:
         if bound.on_average and sharded:
             raise ConfigError(f"{bound.where}: a bound on {bound.snr} cannot be judged on one shard; "
@@ -148,6 +151,13 @@ def check_gates_config(bounds: list[Bound], baseline: ReportDir | None, availabl
                 raise ConfigError(f"{bound.where}: {bound.task} has no case at {bound.snr}")
     if baseline is not None:
         _check_baseline_matches(baseline, meta)
+        if not {r.case for r in baseline.case_records} & set(case_ids):
+            raise ConfigError(f"baseline {baseline.path} holds none of the cases compared here, so the regression "
+                              "gate would compare nothing; pass a baseline of the same models, tasks, SNRs and modes")
+    models = sorted(meta.get("models") or {})
+    return [f"{bound.where}: the bound names model {bound.model!r}, which is not among the models here "
+            f"({', '.join(models)}), so it checks nothing; fix the name, or keep bounds of other models apart"
+            for bound in bounds if bound.model is not None and bound.model not in models]
 
 
 def _check_baseline_matches(baseline: ReportDir, meta: dict) -> None:
@@ -233,6 +243,10 @@ def _holm(p_values: list[float], alpha: float) -> list[bool]:
 
 
 def regression_result(comparisons: list[Comparison], margin: float) -> GateResult:
+    """Fails when a case regressed, or when no case was compared at all (a gate that checked nothing)."""
+    if not comparisons:
+        return GateResult("regression", False, "0 cases compared: the baseline holds none of this session's cases "
+                          "(-k, --sseu-snrs or a shard left out the ones it has); select cases the baseline has")
     failed = [c for c in comparisons if c.failed]
     if not failed:
         return GateResult("regression", True, f"{len(comparisons)} cases compared, none worse by more than {margin:g} points and significant")

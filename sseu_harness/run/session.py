@@ -27,7 +27,7 @@ from sseu_harness.scoring.confidences import Scorer
 from sseu_harness.scoring.embedders.registry import make_embedder
 from sseu_harness.scoring.normalizer import get_normalizer
 from sseu_harness.scoring.parser import PARSER_VERSION
-from sseu_harness.scoring.rows import ClipRow
+from sseu_harness.scoring.rows import ClipRow, count_rows
 from sseu_harness.scoring.slices import evaluate_slice
 from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
 from sseu_harness.spec.prompts import PromptSet, load_prompts
@@ -156,22 +156,20 @@ class Bench:
         slot = self.slot(case.model)
         items = self.items_at(case.snr)
         prompt = self.prompts.prompt(case.task, case.mode, case.model)
-        values, rows, failures, refusals, errors, first_errors, from_store, seconds = [], [], 0, 0, 0, [], 0, 0.0
+        values, rows, first_errors, from_store, seconds = [], [], [], 0, 0.0
         for run, seed in enumerate(self.seeds):
             got = self.answers.answers(slot, items, case, prompt, seed, progress)
             started = time.perf_counter()
             result = evaluate_slice(case, run, seed, items, got.answers, self.scorer, self.normalizer)
             values.append(result.value)
-            failures += result.failures
-            refusals += result.refusals
-            errors += result.errors
             first_errors += result.first_errors
             from_store += got.from_store
             rows += result.rows
             seconds += got.model_seconds + time.perf_counter() - started
+        counts = count_rows(rows)
         record = case_record(
-            case, values, self.seeds, len(items), failures, seconds, refusals=refusals,
-            errors=errors,
+            case, values, self.seeds, len(items), counts.parse_failures, seconds, refusals=counts.refusals,
+            errors=counts.errors,
             first_errors=first_errors[:3],
             from_store=from_store,
             prompt_sha256=hashlib.sha256(prompt.encode("utf-8")).hexdigest(),

@@ -63,3 +63,25 @@ class ClipRow:
 
 
 _FIELDS = tuple(f.name for f in fields(ClipRow))
+
+
+@dataclass(frozen=True)
+class RowCounts:
+    """What a case's record counts over its runs, read off its rows: the plugin's record and `sseu merge`'s
+    check of a stored one both come from here (`count_rows`)."""
+
+    clips: int  # clips per run
+    runs: int
+    parse_failures: int  # empty or unparsable answers (a failed call is not one)
+    errors: int  # failed model calls
+    refusals: int  # answers that declined
+
+
+def count_rows(rows: list[ClipRow]) -> RowCounts:
+    return RowCounts(
+        clips=len({row.item for row in rows}),
+        runs=len({row.run for row in rows}),
+        parse_failures=sum(row.failure is not None and not row.is_error for row in rows),
+        errors=sum(row.is_error for row in rows),
+        refusals=sum(bool(row.refused) for row in rows),
+    )

@@ -29,10 +29,10 @@ FIRST_ERRORS = 3  # reasons of failed model calls quoted in a record
 
 @dataclass(frozen=True)
 class SliceResult:
+    """The metric of one run of a case and its rows; what the rows count (failed calls, unparsable answers,
+    refusals) is read off them by `rows.count_rows`, as `sseu merge` reads it."""
+
     value: float  # percent
-    failures: int  # unparsable answers (including empty ones)
-    errors: int  # failed model calls (exceptions, timeouts)
-    refusals: int  # answers that declined (scored as empty predictions)
     rows: list[ClipRow]  # one per clip, for predictions.jsonl: also the per-clip figures the bootstrap resamples
     first_errors: list[str] = field(default_factory=list)
 
@@ -74,8 +74,7 @@ def evaluate_slice(case: Case, run: int, seed: int, items: Sequence[Item], answe
     """The metric of one run (`run`, `seed`) of `case` on its slice, with one row per clip."""
     clips = [_clip(a, case.task, case.mode) for a in answers]
     errors = [c.failure.removeprefix("error: ") for c in clips if c.error]
-    failures = sum(c.failure is not None and not c.error for c in clips)
     value, figures = TASK_METRIC[case.task].score_slice(items, answers, [c.value for c in clips], scorer, normalizer)
     rows = [_row(case, run, seed, item, answer, clip, fields)
             for item, answer, clip, fields in zip(items, answers, clips, figures)]
-    return SliceResult(value, failures, len(errors), sum(c.refused for c in clips), rows, errors[:FIRST_ERRORS])
+    return SliceResult(value, rows, errors[:FIRST_ERRORS])

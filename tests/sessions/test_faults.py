@@ -158,10 +158,22 @@ def test_api_keys_never_reach_artifacts(tmp_path):
     assert secret not in proc.stdout + proc.stderr
 
 
-def test_an_unwritable_report_dir_is_an_error_and_the_store_keeps_the_answers(tmp_path):
+def test_an_unwritable_report_dir_is_refused_at_start_up(tmp_path):
     blocker = tmp_path / "report"
     blocker.write_text("a file where the report dir should be")
+    for target in (blocker, blocker / "nested"):
+        proc = run_pytest("--sseu-model=oracle", "--sseu-snrs=0", "--sseu-modes=independent", "--sseu-tasks=ASC",
+                          f"--sseu-report-dir={target}", f"--sseu-cache-dir={tmp_path / 'cache'}")
+        assert proc.returncode == 4, proc.stdout[-2000:]
+        assert f"report dir {target}: {blocker} is a file, not a folder" in proc.stderr
+    assert blocker.read_text() == "a file where the report dir should be"
+    assert not (tmp_path / "cache" / "predictions.sqlite").exists()  # refused before any model answered
+
+
+def test_a_report_dir_unwritable_at_the_end_is_an_error_and_the_store_keeps_the_answers(tmp_path):
+    blocker = tmp_path / "report"
     proc = run_pytest("--sseu-model=oracle", "--sseu-snrs=0", "--sseu-modes=independent", "--sseu-tasks=ASC",
+                      "-p", "tests.helpers.block_report_dir",
                       f"--sseu-report-dir={blocker}", f"--sseu-cache-dir={tmp_path / 'cache'}")
     assert proc.returncode == 3
     assert f"cannot write the report to {blocker}" in proc.stdout

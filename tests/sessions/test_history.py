@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sseu_harness.report.history import POINTER, History
+import pytest
+
+from sseu_harness.errors import ConfigError
+from sseu_harness.report.history import POINTER, PREVIOUS, History, resolve_baseline
+from sseu_harness.report.summarize import summarize
+from sseu_harness.report.writer import SUMMARY_SCHEMA
 from tests.helpers.reports import run_session
 
 ORACLE = ("--sseu-model=oracle", "--sseu-tasks=ASR", "--sseu-snrs=snr_0", "--sseu-modes=independent",
@@ -73,3 +78,61 @@ def test_promote_replaces_the_top_and_drops_a_stale_plot(tmp_path):
     assert (tmp_path / "summary.json").read_text() == "2" and not (tmp_path / "plot_AT_vs_snr.png").exists()
     assert (tmp_path / "junit.xml").exists() and history.latest() == second
     assert sorted(p.name for p in tmp_path.iterdir()) == [POINTER, "junit.xml", "runs", "summary.json"]
+
+
+def test_a_pointer_that_cannot_be_replaced_leaves_the_top_with_the_run_it_names(tmp_path):
+    history = History(tmp_path)
+    first, second = history.new_run(), history.new_run()
+    (first / "summary.json").write_text("1")
+    (first / "plot_AT_vs_snr.png").write_bytes(b"at")
+    (second / "summary.json").write_text("2")
+    (second / "summary.md").write_text("2")
+    history.promote(first)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    (tmp_path / POINTER).unlink()
+    (tmp_path / POINTER).mkdir()  # a folder where the pointer goes: no file can be renamed over it
+    (tmp_path / POINTER / "x").write_text("")
+    with pytest.raises(OSError):
+        history.promote(second)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == {
+        name: data for name, data in before.items() if name != POINTER}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [POINTER, "plot_AT_vs_snr.png", "runs", "summary.json"]
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_a_failed_prune_is_a_warning_about_old_runs_not_a_lost_report(tmp_path, monkeypatch):
+    def refuse(self, keep):
+        raise PermissionError(13, "Permission denied", str(self.runs_dir / "0001"))
+
+    monkeypatch.setattr(History, "prune", refuse)
+    meta = {"manifest": {"name": "t", "items": 0, "sha256": "0" * 64}, "prompts": {"version": "p"},
+            "embedder": "e", "normalizer": "n", "seeds": [0], "harness_version": "x", "task_snrs": {}}
+    result = summarize(tmp_path, [], [], [], meta, keep_runs=1, resamples=5)
+    assert result.promoted and result.promote_error is None
+    assert result.prune_error.startswith(f"the report is whole, but old runs of {tmp_path / 'runs'} could not be removed")
+    assert (tmp_path / POINTER).read_text().strip() == result.run.name
+    assert (tmp_path / "summary.json").read_bytes() == (result.run / "summary.json").read_bytes()
+
+
+def fake_run(history: History, complete: bool, gates: list[bool]) -> Path:
+    run = history.new_run()
+    (run / "summary.json").write_text(json.dumps({
+        "schema": SUMMARY_SCHEMA, "records": [], "meta": {"run": {"id": run.name, "complete": complete}},
+        "gates": [{"name": f"g{k}", "passed": passed, "message": ""} for k, passed in enumerate(gates)]}))
+    return run
+
+
+def test_previous_is_the_newest_run_whose_gates_passed(tmp_path):
+    history = History(tmp_path)
+    good = fake_run(history, True, [True, True])
+    history.promote(good)
+    regressed = fake_run(history, True, [True, False])  # complete, so it became the latest; its gate failed
+    history.promote(regressed)
+    fake_run(history, False, [])  # incomplete
+    (history.new_run() / "summary.json").write_text("{")  # killed while writing
+    assert history.latest() == regressed
+    assert resolve_baseline(PREVIOUS, tmp_path) == good
+    (good / "summary.json").write_text(json.dumps({**json.loads((good / "summary.json").read_text()),
+                                                  "gates": [{"name": "regression", "passed": False, "message": ""}]}))
+    with pytest.raises(ConfigError, match="holds no earlier complete run whose gates all passed"):
+        resolve_baseline(PREVIOUS, tmp_path)
