@@ -172,8 +172,12 @@ class LtuAsNative(InProcessModel, TextAdapter):
             raise ConfigError(
                 f"model {self.name} needs repo (src/ltu_as of a clone of {REPO}) and model (the LTU-AS checkpoint)"
             )
-        self.values = values
-        self.template = read_template(Path(values["repo"]).resolve(), values["prompt_template"])
+        repo = Path(values["repo"]).resolve()
+        pretrained = repo.parent.parent / "pretrained_mdls"  # where upstream's scripts look
+        values["base_model"] = values["base_model"] or str(pretrained / "vicuna_ltuas")
+        values["whisper_checkpoint"] = values["whisper_checkpoint"] or str(pretrained / "large-v1.pt")
+        self.values = values  # every file named: the server's identity fingerprints them
+        self.template = read_template(repo, values["prompt_template"])
         self.setup_decoding(values)
         self.device = choose_device(self.name, values["device"], self.serve_hint())
         self.wavs = TempWavs("sseu-ltu-")
@@ -186,7 +190,6 @@ class LtuAsNative(InProcessModel, TextAdapter):
         repo = Path(values["repo"]).resolve()
         if str(repo) not in sys.path:
             sys.path.insert(0, str(repo))  # its whisper fork
-        pretrained = repo.parent.parent / "pretrained_mdls"
         torch = require("torch", self.name, "torch 1.13 in LTU-AS's environment")
         transformers = require("transformers", self.name,
                                f"LTU-AS's fork: pip install -e src/ltu_as/hf-dev/transformers-main of {REPO}")
@@ -194,12 +197,11 @@ class LtuAsNative(InProcessModel, TextAdapter):
         whisper_model = require("whisper.model", self.name, f"LTU-AS's whisper fork: pip install -e src/ltu_as/whisper of {REPO}")
         cuda = self.device.startswith("cuda")
         self.torch = torch
-        whisper_path = values["whisper_checkpoint"] or str(pretrained / "large-v1.pt")
-        checkpoint = torch.load(whisper_path, map_location="cpu", weights_only=True)  # tensors only, no pickled code
+        checkpoint = torch.load(values["whisper_checkpoint"], map_location="cpu", weights_only=True)  # tensors only, no pickled code
         feature_model = whisper_model.Whisper(whisper_model.ModelDimensions(**checkpoint["dims"]))
         feature_model.load_state_dict(checkpoint["model_state_dict"], strict=False)
         self.feature_model = feature_model.to(self.device)
-        base = values["base_model"] or str(pretrained / "vicuna_ltuas")
+        base = values["base_model"]
         self.tokenizer = transformers.LlamaTokenizer.from_pretrained(base)
         model = transformers.LlamaForCausalLM.from_pretrained(
             base, torch_dtype=torch.float16 if cuda else torch.float32).to(self.device)

@@ -48,8 +48,12 @@ def default_answer(body: dict) -> str:
 
 
 class ChatServer:
-    def __init__(self, answer: Callable[[dict], str] = default_answer, delay: float = 0.0, max_threads: int = 32) -> None:
+    def __init__(self, answer: Callable[[dict], str] = default_answer, delay: float = 0.0, max_threads: int = 32,
+                 models: list[dict] | None = None) -> None:
+        """`models`: what ``GET /v1/models`` lists, each entry stamped with the time of the request, as vLLM
+        does (None: the route is missing, 404)."""
         self.seen: list[Seen] = []
+        self.models = models
         self.script: list[Step] = []
         self.answer = answer
         self.delay = delay
@@ -64,6 +68,13 @@ class ChatServer:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.rstrip("/") == "/v1/models" and server.models is not None:
+                    stamped = [{**entry, "created": int(time.time() * 1000)} for entry in server.models]
+                    self._send(200, {"object": "list", "data": stamped})
+                else:
+                    self._send(404, {"error": {"message": f"no route {self.path}", "type": "test"}})
 
             def do_POST(self) -> None:  # noqa: N802
                 with server._slots:

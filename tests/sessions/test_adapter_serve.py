@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,9 +22,12 @@ import pytest
 from model_adapters.families.text import Decoding, TextAdapter
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
 from model_adapters.utils.audio import wav_base64
+from model_adapters.utils.served_identity import NOTHING, ONLY_THE_LISTING, served_identity
 from model_server.openai_server import ModelServer
 from sseu_harness.adapter import Adapter, ClassScores, Request
-from tests.helpers.session_runner import REPO
+from sseu_harness.errors import ConfigError
+from tests.helpers.chat_server import ChatServer
+from tests.helpers.session_runner import DEMO_ITEMS, REPO, run_pytest, summary
 
 
 class Echo(TextAdapter):
@@ -289,3 +294,96 @@ def test_the_key_is_checked_before_the_body_is_read_and_in_constant_time(monkeyp
         assert post(server.base_url, body(), {"Authorization": "Bearer k-123"})[0] == 200
     finally:
         server.close()
+
+
+# --- the served configuration: part of the store key and the report (issue 20) ------------------------------
+
+
+class Tagged(TextAdapter):
+    """A served model whose answers follow a server-side setting (as LTU-AS's eval_mode): no request carries it."""
+
+    name = "tagged"
+    sample_rate = 16_000
+
+    def __init__(self, tag: str, weights: str | None = None) -> None:
+        self.values = {"tag": tag, "model": weights, "device": "cpu"}
+        self.settings = {"tag": tag}
+        self.asked = 0
+
+    def generate(self, requests, decoding):
+        self.asked += len(requests)
+        return [f"Scene: {'home' if self.settings['tag'] == 'a' else 'city center'}" for _ in requests]
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return hashlib.sha256(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def test_the_server_reports_its_adapters_class_settings_and_weights(tmp_path):
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"0123456789")
+    server = ModelServer(Tagged("a", str(weights)), "tagged", port=0, api_key="k-123").start()
+    try:
+        assert get(server.base_url + "/sseu/identity")[0] == 401  # behind the key, like /v1/models
+        status, got = get(server.base_url + "/sseu/identity", {"Authorization": "Bearer k-123"})
+        assert status == 200
+        assert got == {"adapter": f"{Tagged.__module__}.Tagged", "name": "tagged", "served_name": "tagged",
+                       "sample_rate": 16_000, "settings": {"tag": "a"}, "files": {"model": fingerprint(weights)}}
+        client = served_identity("ltu-as", server.base_url, "tagged", "k-123")
+        assert client == {"reported_by": "sseu model server", **got}
+    finally:
+        server.close()
+
+
+def test_a_server_without_the_route_is_known_by_its_model_listing_and_says_so():
+    listed = [{"id": "qwen2-audio", "object": "model", "owned_by": "vllm", "root": "/models/Qwen2-Audio",
+               "parent": None, "max_model_len": 8192, "permission": [{"id": "modelperm-1"}]}]
+    with ChatServer(models=listed) as vllm, ChatServer() as bare:
+        first = served_identity("openai", vllm.base_url, "qwen2-audio", None)
+        time.sleep(0.01)
+        assert served_identity("openai", vllm.base_url, "qwen2-audio", None) == first  # `created` is left out
+        assert first == {"reported_by": "/v1/models", "unknown": ONLY_THE_LISTING, "model": {
+            "id": "qwen2-audio", "owned_by": "vllm", "root": "/models/Qwen2-Audio", "max_model_len": 8192}}
+        with pytest.raises(ConfigError, match=r"serves qwen2-audio, not 'qwen-typo': set api_model"):
+            served_identity("openai", vllm.base_url, "qwen-typo", None)
+        assert served_identity("openai", bare.base_url, "x", None) == {"reported_by": None, "unknown": NOTHING}
+        with pytest.raises(ConfigError, match="the replicas serve different configurations"):
+            served_identity("openai", f"{vllm.base_url},{bare.base_url}", "qwen2-audio", None)
+        url = bare.base_url
+    with pytest.raises(ConfigError, match=rf"cannot ask {re.escape(url)}/sseu/identity what it serves .*must be up"):
+        served_identity("openai", url, "x", None)
+
+
+def test_a_server_restarted_in_another_configuration_is_asked_again(tmp_path):
+    """The store key holds the served configuration: the rerun after a restart on the same port asks the model."""
+    first = ModelServer(Tagged("a"), "tagged", port=0, max_batch=1).start()
+    args = ("--sseu-model=openai", f"--sseu-base-url={first.base_url}", "--sseu-api-model=tagged", "--sseu-snrs=0",
+            "--sseu-modes=independent", "--sseu-tasks=ASC", "--sseu-no-hearing-check", f"--sseu-cache-dir={tmp_path / 'c'}")
+    try:
+        for run in ("a", "b"):
+            proc = run_pytest(*args, f"--sseu-report-dir={tmp_path / run}")
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert first.adapter.asked == DEMO_ITEMS  # the unchanged server's rerun came from the store
+        assert summary(tmp_path / "b")["records"][0]["from_store"] == DEMO_ITEMS
+    finally:
+        first.close()
+    second = ModelServer(Tagged("b"), "tagged", port=first.port, max_batch=1).start()
+    try:
+        proc = run_pytest(*args, f"--sseu-report-dir={tmp_path / 'c'}")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    finally:
+        second.close()
+    assert second.adapter.asked == DEMO_ITEMS
+    report = summary(tmp_path / "c")
+    assert report["records"][0]["from_store"] == 0
+    assert report["meta"]["models"]["openai"]["server"]["settings"] == {"tag": "b"}
+    assert summary(tmp_path / "a")["meta"]["models"]["openai"]["server"]["settings"] == {"tag": "a"}
