@@ -20,6 +20,7 @@ import pytest
 
 from model_adapters.families.clap import class_scores
 from model_adapters.families.text import Decoding
+from model_adapters.utils.served_identity import NOTHING
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
 from tests.helpers.chat_server import ChatServer
@@ -271,12 +272,14 @@ def test_step_audio2_endpoint_speaks_like_stepfuns_client():
         adapter = StepAudio2Adapter(base_url=server.base_url, max_retries=0)
         assert adapter.answer([req(ramp(30, 16_000))]) == ["Scene: cafe"]
         body = server.seen[0].body
+        identity = StepAudio2Adapter.identity({"base_url": server.base_url})
+    assert identity["settings"]["backend"] == "endpoint"
+    assert identity["server"] == {"reported_by": None, "unknown": NOTHING}  # the stand-in reports nothing
     assert body["model"] == "step-audio-2-mini" and body["temperature"] == 0 and body["max_tokens"] == 256
     system, human = body["messages"]
     assert system == {"role": "system", "content": "You are a helpful assistant."}
     assert human["role"] == "human"
     assert [p["type"] for p in human["content"]] == ["input_audio", "input_audio", "text"]  # 25 s + 5 s, then text
-    assert StepAudio2Adapter.identity({"base_url": server.base_url})["settings"]["backend"] == "endpoint"
 
 
 def test_step_audio2_native_without_its_code_suggests_the_endpoint(fresh_modules):
