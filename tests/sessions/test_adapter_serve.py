@@ -387,3 +387,15 @@ def test_a_server_restarted_in_another_configuration_is_asked_again(tmp_path):
     assert report["records"][0]["from_store"] == 0
     assert report["meta"]["models"]["openai"]["server"]["settings"] == {"tag": "b"}
     assert summary(tmp_path / "a")["meta"]["models"]["openai"]["server"]["settings"] == {"tag": "a"}
+
+
+def test_a_served_model_whose_server_is_down_is_a_usage_error_before_any_case(tmp_path):
+    server = ModelServer(Echo(), "m", port=0).start()
+    url = server.base_url
+    server.close()  # nothing listens there now
+    proc = run_pytest("--sseu-model=ltu-as", f"--sseu-base-url={url}", "--sseu-snrs=0",
+                      f"--sseu-report-dir={tmp_path / 'r'}")
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"model ltu-as: cannot ask {url}/sseu/identity what it serves" in proc.stderr
+    assert "Start it with: python -m model_adapters.serve.openai_server --model ltu-as" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout and not (tmp_path / "r").exists()
