@@ -229,6 +229,21 @@ def test_the_server_refuses_an_unknown_model_in_one_line():
     assert "Traceback" not in proc.stderr
 
 
+def test_the_ltu_as_server_names_a_repo_without_templates_in_one_line(tmp_path):
+    """Started from anywhere, the LTU-AS server reads templates from `repo`; a wrong `repo` is named, exit 2."""
+    (tmp_path / "ltuas.bin").write_bytes(b"")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "model_adapters.serve.openai_server", "--model", "ltu-as",
+                           "--model-path", str(tmp_path / "ltuas.bin"), "--set", f"repo={tmp_path}", "--port", "0"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: model ltu-as: {tmp_path.resolve()}/templates/alpaca_short.json does not exist: set repo to the src/ltu_as "
+        "folder of a clone of https://github.com/YuanGongND/ltu (it holds templates/), or prompt_template to one "
+        "of its templates")
+    assert "Traceback" not in proc.stderr
+
+
 def test_base64_helper_round_trips():
     audio = (np.arange(-5, 5) / 32768).astype(np.float32)
     from model_adapters.utils.audio import read_wav
