@@ -41,7 +41,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -60,9 +60,8 @@ MAX_SECONDS = 10.0
 POOL = 20  # Whisper encoder frames averaged into one LTU-AS audio token
 UPSTREAM = "YuanGongND/ltu 2002aad"  # the commit the code below was read against
 
-# Whisper's "thanks for watching" hallucinations on music and silence, in the casings and endings that
-# upstream removes from the transcript before it goes into the prompt
-# (src/ltu_as/inference_gradio.py, remove_thanks_for_watching, YuanGongND/ltu 2002aad).
+# Whisper's "thanks for watching" hallucination, in the casings and endings that upstream removes from the
+# transcript before it goes into the prompt (src/ltu_as/inference_gradio.py, remove_thanks_for_watching, 2002aad).
 _THANKS = sorted((case(phrase) + end for phrase in ("thanks for watching", "thank you for watching")
                   for case in (str.lower, str.capitalize, str.upper) for end in ("", ".", "!")),
                  key=len, reverse=True)
@@ -166,6 +165,13 @@ class LtuAsNative(InProcessModel, TextAdapter):
     def serve_hint(cls) -> str:
         return "run one model server per GPU (CUDA_VISIBLE_DEVICES=N ... --port 800N)"
 
+    @classmethod
+    def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        out = super().describe(values)
+        if values.get("eval_mode") == "joint":  # the transcript's rule: a change to it changes the prompts
+            out["transcript_filter"] = f"remove_thanks_for_watching ({UPSTREAM})"
+        return out
+
     def __init__(self, **settings: Any) -> None:
         values = self.resolve(settings)
         if not values["repo"] or not values["model"]:
@@ -183,8 +189,6 @@ class LtuAsNative(InProcessModel, TextAdapter):
         self.wavs = TempWavs("sseu-ltu-")
         self._load(values)
         self.settings = self.describe(values)
-        if values["eval_mode"] == "joint":
-            self.settings["transcript_filter"] = f"remove_thanks_for_watching ({UPSTREAM})"
 
     def _load(self, values: dict[str, Any]) -> None:
         repo = Path(values["repo"]).resolve()
