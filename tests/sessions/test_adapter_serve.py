@@ -238,8 +238,8 @@ def test_the_ltu_as_server_names_a_repo_without_templates_in_one_line(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"error: model ltu-as: {tmp_path.resolve()}/templates/alpaca_short.json does not exist: set repo to the src/ltu_as "
-        "folder of a clone of https://github.com/YuanGongND/ltu (it holds templates/), or prompt_template to one "
+        f"error: model ltu-as: {tmp_path.resolve()}/templates/alpaca_short.json does not exist: set repo to the "
+        "src/ltu_as folder of a clone of https://github.com/YuanGongND/ltu (it holds templates/), or prompt_template to one "
         "of its templates")
     assert "Traceback" not in proc.stderr
 
@@ -382,7 +382,8 @@ def test_a_server_restarted_in_another_configuration_is_asked_again(tmp_path):
     """The store key holds the served configuration: the rerun after a restart on the same port asks the model."""
     first = ModelServer(Tagged("a"), "tagged", port=0, max_batch=1).start()
     args = ("--sseu-model=openai", f"--sseu-base-url={first.base_url}", "--sseu-api-model=tagged", "--sseu-snrs=0",
-            "--sseu-modes=independent", "--sseu-tasks=ASC", "--sseu-no-hearing-check", f"--sseu-cache-dir={tmp_path / 'c'}")
+            "--sseu-modes=independent", "--sseu-tasks=ASC", "--sseu-no-hearing-check",
+            f"--sseu-cache-dir={tmp_path / 'c'}")
     try:
         for run in ("a", "b"):
             proc = run_pytest(*args, f"--sseu-report-dir={tmp_path / run}")

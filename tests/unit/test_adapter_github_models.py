@@ -374,7 +374,8 @@ def fake_ltu_modules(calls: list, transcript: str = ""):
             for step in range(2):
                 inputs = self.prepare_inputs_for_generation(out, audio_input if step == 0 else None)
                 assert (inputs["audio_input"] is not None) == (step == 0)  # the audio goes in with the prompt
-                logits = torch.tensor(LOGITS) / config["temperature"]  # the fork's warpers, in its order: temperature, top_k
+                # the fork's warpers, in its order: temperature, top_k
+                logits = torch.tensor(LOGITS) / config["temperature"]
                 if config["top_k"]:
                     logits = logits.masked_fill(logits < torch.topk(logits, config["top_k"])[0][-1], float("-inf"))
                 token = torch.multinomial(torch.softmax(logits, -1), 1)
@@ -474,7 +475,8 @@ def test_ltu_as_joint_mode_filters_thanks_for_watching_as_upstream(tmp_path, mon
         assert prompt == "### Instruction:\nWhat is said?\n\n### Response:\n"
     else:
         assert prompt == f"### Instruction:\nWhat is said?\n\n### Input:\n{spoken}\n\n### Response:\n"
-    assert adapter.settings["eval_mode"] == "joint" and "remove_thanks_for_watching" in adapter.settings["transcript_filter"]
+    assert adapter.settings["eval_mode"] == "joint"
+    assert "remove_thanks_for_watching" in adapter.settings["transcript_filter"]
 
 
 def test_ltu_as_block_mean_matches_skimage_block_reduce():
