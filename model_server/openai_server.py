@@ -24,6 +24,10 @@ The protocol (a subset of OpenAI's):
   ``seed`` become the adapter's decoding. The answer comes back as the
   assistant message's content.
 - ``GET /v1/models`` lists the one served model; ``GET /health`` answers 200.
+- ``GET /v1/sseu/identity``: what the clients fold into their store keys and
+  reports (`served_configuration`): the adapter's class and settings (the
+  server's own: eval mode, checkpoint, repetition penalty, system prompt) and
+  fingerprints of the files its settings name.
 
 Requests that arrive together are answered in one batch (up to
 ``--max-batch``, by default the adapter's own ``batch_size``, waiting at most
@@ -65,6 +69,7 @@ ensure_tomllib()
 
 import numpy as np  # noqa: E402
 
+from model_adapters.families.inprocess import files_fingerprint  # noqa: E402
 from model_adapters.families.text import DEFAULT_MAX_NEW_TOKENS, Decoding  # noqa: E402
 from model_adapters.registry import BUILTIN  # noqa: E402
 from model_adapters.utils.audio import read_wav, resample  # noqa: E402
@@ -89,6 +94,21 @@ def build_adapter(model: str, settings: dict[str, Any]) -> Any:
     if native:
         factory = load_target(model, native)
     return factory(**settings)
+
+
+def served_configuration(adapter: Any, served_name: str) -> dict[str, Any]:
+    """What answers depend on beyond the request: the adapter's class, settings and weights, as plain JSON."""
+    settings = getattr(adapter, "settings", None) or {}
+    values = getattr(adapter, "values", None) or settings
+    identity = {
+        "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
+        "name": getattr(adapter, "name", None),
+        "served_name": served_name,
+        "sample_rate": int(adapter.sample_rate),
+        "settings": settings,
+        "files": files_fingerprint(values) if isinstance(values, dict) else {},
+    }
+    return json.loads(json.dumps(identity, default=str))
 
 
 def parse_chat(body: dict[str, Any], sample_rate: int) -> tuple[str, np.ndarray]:
@@ -238,7 +258,7 @@ class Batcher:
 
 
 def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: str | None,
-                 slots: threading.BoundedSemaphore, quiet: bool):
+                 slots: threading.BoundedSemaphore, quiet: bool, identity: dict[str, Any]):
     expected = f"Bearer {api_key}".encode("utf-8") if api_key is not None else None
 
     class Handler(BaseHTTPRequestHandler):
@@ -287,6 +307,9 @@ def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: 
                 if self._authorized():
                     self._send(200, {"object": "list", "data": [
                         {"id": served_name, "object": "model", "created": 0, "owned_by": "sseu-harness"}]})
+            elif self.path.rstrip("/") == "/v1/sseu/identity":
+                if self._authorized():
+                    self._send(200, identity)
             else:
                 self._error(404, f"no route {self.path}")
 
@@ -344,8 +367,9 @@ class ModelServer:
         if max_batch is None:  # the adapter's own batch: one that generates clip by clip answers each at once
             max_batch = int(getattr(adapter, "batch_size", 1) or 1)
         self.batcher = Batcher(adapter, max_batch, batch_wait_ms / 1000.0, workers)
+        self.identity = served_configuration(adapter, served_name)
         handler = make_handler(served_name, self.batcher, int(adapter.sample_rate), api_key,
-                               threading.BoundedSemaphore(max_pending), quiet)
+                               threading.BoundedSemaphore(max_pending), quiet, self.identity)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]

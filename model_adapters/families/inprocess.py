@@ -29,6 +29,22 @@ def folder_fingerprint(folder: Path) -> str:
     return hashlib.sha256("\n".join(entries).encode("utf-8")).hexdigest()[:16]
 
 
+def file_fingerprint(path: Path) -> str:
+    """A cheap fingerprint of one weights file: its name, size and time (not its bytes: checkpoints are GBs)."""
+    stat = path.stat()
+    return hashlib.sha256(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode("utf-8")).hexdigest()[:16]
+
+
+def files_fingerprint(values: Mapping[str, Any]) -> dict[str, str]:
+    """Fingerprints of the local files and folders the settings name (weights, checkpoints), by setting."""
+    out = {}
+    for key, value in sorted(values.items()):
+        path = Path(value).expanduser() if isinstance(value, str) and value else None
+        if path is not None and value.startswith(("/", ".", "~")) and path.exists():
+            out[key] = folder_fingerprint(path) if path.is_dir() else file_fingerprint(path)
+    return out
+
+
 class InProcessModel:
     name: str
     sample_rate: int

@@ -13,6 +13,9 @@ calls in flight) and builds each payload (WAV, base64) ahead in its prefetch
 comma list or a list): each request goes to the least-busy one, and a request
 to an unreachable one is retried on another (``utils.openai_chat.ChatClient``).
 
+The store key and `meta` also hold what the server says it serves
+(`utils.served_identity`), asked once a session before the first request.
+
 `ServedModelAdapter` is the base of the models that live in an environment of
 their own (Kimi-Audio, LTU-AS): the same client, their own defaults, and a
 clear error with the serve command when no base URL is given.
@@ -31,6 +34,7 @@ from model_adapters.families.text import (DECODING_SETTINGS, DEFAULT_MAX_NEW_TOK
 from model_adapters.utils.audio import cut, wav_bytes
 from model_adapters.utils.openai_chat import (ChatClient, encode_body, public_url, public_url_or_raw, public_urls,
                                              split_urls, url_problem)
+from model_adapters.utils.served_identity import served_identity
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
 from sseu_harness.models.settings import Schema, Setting
@@ -177,12 +181,22 @@ class ChatAdapter(TextAdapter):
 
     @classmethod
     def identity(cls, user_settings: dict) -> dict:
+        """Class and settings, and what the server says it serves (a GET per replica: compute it once a session)."""
         try:
-            settings = cls.describe(cls.resolve(user_settings))
+            values = cls.resolve(user_settings)
+            settings = cls.describe(values)
         except ConfigError:
-            settings = {"unresolved": True}
+            return {"adapter": f"{cls.__module__}.{cls.__qualname__}", "name": cls.name,
+                    "sample_rate": cls.sample_rate, "settings": {"unresolved": True}}
         return {"adapter": f"{cls.__module__}.{cls.__qualname__}", "name": cls.name,
-                "sample_rate": settings.get("sample_rate", cls.sample_rate), "settings": settings}
+                "sample_rate": settings.get("sample_rate", cls.sample_rate), "settings": settings,
+                "server": cls.server_identity(values)}
+
+    @classmethod
+    def server_identity(cls, values: Mapping[str, Any]) -> dict:
+        """The served configuration (`utils.served_identity`): settings no request carries, part of the store key."""
+        return served_identity(cls.name, values["base_url"], values["api_model"],
+                               os.environ.get(values["api_key_env"]) or None, cls.serve_hint())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={public_urls(self.base_url)!r}, api_model={self.api_model!r})"

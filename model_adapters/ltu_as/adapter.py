@@ -18,24 +18,30 @@ Face hub. It is evaluated across a process boundary:
 `LtuAsNative` follows the repository's ``inference_gradio.py``: Whisper
 large-v1 encoder features of the clip (all layers, 20-frame mean pooling,
 the first layer dropped), the Vicuna base with LoRA (r 8, alpha 16, q/v), the
-``alpaca_short`` prompt template, pad/bos/eos 0/1/2. Model rules: 16 kHz,
-**only the first 10 s are heard** (the clip is cut to 10 s, as the LTU-AS demo
-does); greedy decoding with an explicit ``max_new_tokens`` and LTU-AS's
-repetition penalty 1.1 (the repository samples at temperature 0.1; we decode
-greedily so runs are deterministic); one clip at a time.
+``alpaca_short`` prompt template (read from ``<repo>/templates``, so the
+server runs from any working directory), pad/bos/eos 0/1/2. Model rules:
+16 kHz, **only the first 10 s are heard** (the clip is cut to 10 s, as the
+LTU-AS demo does); decoding always goes through the fork's ``sample()`` (the
+only path that hands the audio to the model), greedy as ``top_k=1``, with an
+explicit ``max_new_tokens`` and LTU-AS's repetition penalty 1.1 (the
+repository samples at temperature 0.1; we decode greedily so runs are
+deterministic); one clip at a time.
 
 ``eval_mode = "audio_only"`` (the default) gives the model no transcript, as
 the paper's LTU-AS numbers imply (its WER above 80 % is what LTU-AS scores
 when "the spoken text is not provided"); ``"joint"`` adds Whisper-AT
-(``large-v2``) transcripts as the prompt's input, the way LTU-AS was trained.
+(``large-v2``) transcripts as the prompt's input, the way LTU-AS was trained,
+after upstream's "thanks for watching" filter (`remove_thanks_for_watching`).
 GPU memory: about 16 GB (7 B LLaMA in float16 plus Whisper large).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -52,6 +58,14 @@ from sseu_harness.models.settings import Setting
 REPO = "https://github.com/YuanGongND/ltu"
 MAX_SECONDS = 10.0
 POOL = 20  # Whisper encoder frames averaged into one LTU-AS audio token
+UPSTREAM = "YuanGongND/ltu 2002aad"  # the commit the code below was read against
+
+# Whisper's "thanks for watching" hallucination, in the casings and endings that upstream removes from the
+# transcript before it goes into the prompt (src/ltu_as/inference_gradio.py, remove_thanks_for_watching, 2002aad).
+_THANKS = sorted((case(phrase) + end for phrase in ("thanks for watching", "thank you for watching")
+                  for case in (str.lower, str.capitalize, str.upper) for end in ("", ".", "!")),
+                 key=len, reverse=True)
+_THANKS_PATTERN = re.compile("|".join(re.escape(v) for v in _THANKS))
 
 
 class LtuAsAdapter(ServedModelAdapter):
@@ -73,6 +87,59 @@ def block_mean(features: np.ndarray, size: int = POOL) -> np.ndarray:
         features = np.pad(features, ((0, 0), (0, pad), (0, 0)))
     layers, total, dim = features.shape
     return features.reshape(layers, total // size, size, dim).mean(axis=2)
+
+
+def remove_thanks_for_watching(text: str) -> str:
+    """Upstream's filter of Whisper's closing-credits hallucination, exact casings only (as upstream)."""
+    return _THANKS_PATTERN.sub("", text)
+
+
+def read_template(repo: Path, name: str) -> dict[str, str]:
+    """The prompt template ``<repo>/templates/<name>.json``, read from the checkout, not the working directory.
+
+    Upstream's `Prompter` (src/ltu_as/utils/prompter.py, YuanGongND/ltu 2002aad) opens
+    ``../templates`` or ``./templates`` relative to the working directory, so it
+    only starts inside src/ltu_as.
+    """
+    path = repo / "templates" / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(
+            f"model ltu-as: {path} does not exist: set repo to the src/ltu_as folder of a clone of {REPO} "
+            f"(it holds templates/), or prompt_template to one of its templates"
+        )
+    template = json.loads(path.read_text(encoding="utf-8"))
+    if not {"prompt_input", "prompt_no_input"} <= set(template):
+        raise ConfigError(f"model ltu-as: {path} lacks prompt_input or prompt_no_input: not an LTU-AS template")
+    return template
+
+
+def build_prompt(template: dict[str, str], instruction: str, spoken: str | None) -> str:
+    """`Prompter.generate_prompt` of upstream (utils/prompter.py, 2002aad): the input section only for a transcript."""
+    if spoken:
+        return template["prompt_input"].format(instruction=instruction, input=spoken)
+    return template["prompt_no_input"].format(instruction=instruction)
+
+
+def generation_settings(decoding: Decoding, repetition_penalty: float) -> dict[str, Any]:
+    """`GenerationConfig` arguments that always take the fork's ``sample()`` path; greedy is ``top_k=1``.
+
+    LTU-AS's forked transformers hands ``audio_input`` only to ``sample()``: the
+    greedy branch of ``generate`` calls ``prepare_inputs_for_generation`` without
+    it (src/ltu_as/hf-dev/transformers-main/src/transformers/generation/utils.py,
+    ``generate`` and ``sample``), and the fork's LLaMA takes it as a required
+    argument (.../models/llama/modeling_llama.py, ``prepare_inputs_for_generation``;
+    YuanGongND/ltu 2002aad), so ``do_sample=False`` raises TypeError at the first
+    token. Sampling among the single most likely token is greedy decoding;
+    temperature and top_p stay neutral then (the fork warps only when they differ from 1).
+    """
+    settings: dict[str, Any] = dict(do_sample=True, num_beams=1, repetition_penalty=repetition_penalty,
+                                    max_new_tokens=decoding.max_new_tokens, bos_token_id=1, eos_token_id=2,
+                                    pad_token_id=0)
+    if decoding.greedy:
+        settings.update(top_k=1, temperature=1.0, top_p=1.0)
+    else:
+        settings.update(temperature=decoding.temperature, top_p=decoding.top_p or 1.0)
+    return settings
 
 
 class LtuAsNative(InProcessModel, TextAdapter):
@@ -98,13 +165,25 @@ class LtuAsNative(InProcessModel, TextAdapter):
     def serve_hint(cls) -> str:
         return "run one model server per GPU (CUDA_VISIBLE_DEVICES=N ... --port 800N)"
 
+    @classmethod
+    def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        out = super().describe(values)
+        if values.get("eval_mode") == "joint":  # the transcript's rule: a change to it changes the prompts
+            out["transcript_filter"] = f"remove_thanks_for_watching ({UPSTREAM})"
+        return out
+
     def __init__(self, **settings: Any) -> None:
         values = self.resolve(settings)
         if not values["repo"] or not values["model"]:
             raise ConfigError(
                 f"model {self.name} needs repo (src/ltu_as of a clone of {REPO}) and model (the LTU-AS checkpoint)"
             )
-        self.values = values
+        repo = Path(values["repo"]).resolve()
+        pretrained = repo.parent.parent / "pretrained_mdls"  # where upstream's scripts look
+        values["base_model"] = values["base_model"] or str(pretrained / "vicuna_ltuas")
+        values["whisper_checkpoint"] = values["whisper_checkpoint"] or str(pretrained / "large-v1.pt")
+        self.values = values  # every file named: the server's identity fingerprints them
+        self.template = read_template(repo, values["prompt_template"])
         self.setup_decoding(values)
         self.device = choose_device(self.name, values["device"], self.serve_hint())
         self.wavs = TempWavs("sseu-ltu-")
@@ -114,22 +193,19 @@ class LtuAsNative(InProcessModel, TextAdapter):
     def _load(self, values: dict[str, Any]) -> None:
         repo = Path(values["repo"]).resolve()
         if str(repo) not in sys.path:
-            sys.path.insert(0, str(repo))  # its utils.prompter and its whisper fork
-        pretrained = repo.parent.parent / "pretrained_mdls"
+            sys.path.insert(0, str(repo))  # its whisper fork
         torch = require("torch", self.name, "torch 1.13 in LTU-AS's environment")
         transformers = require("transformers", self.name,
                                f"LTU-AS's fork: pip install -e src/ltu_as/hf-dev/transformers-main of {REPO}")
         peft = require("peft", self.name, f"LTU-AS's fork: pip install -e src/ltu_as/peft-main of {REPO}")
         whisper_model = require("whisper.model", self.name, f"LTU-AS's whisper fork: pip install -e src/ltu_as/whisper of {REPO}")
-        prompter = require("utils.prompter", self.name, f"src/ltu_as/utils of {REPO} (set repo)")
         cuda = self.device.startswith("cuda")
         self.torch = torch
-        whisper_path = values["whisper_checkpoint"] or str(pretrained / "large-v1.pt")
-        checkpoint = torch.load(whisper_path, map_location="cpu", weights_only=True)  # tensors only, no pickled code
+        checkpoint = torch.load(values["whisper_checkpoint"], map_location="cpu", weights_only=True)  # tensors only, no pickled code
         feature_model = whisper_model.Whisper(whisper_model.ModelDimensions(**checkpoint["dims"]))
         feature_model.load_state_dict(checkpoint["model_state_dict"], strict=False)
         self.feature_model = feature_model.to(self.device)
-        base = values["base_model"] or str(pretrained / "vicuna_ltuas")
+        base = values["base_model"]
         self.tokenizer = transformers.LlamaTokenizer.from_pretrained(base)
         model = transformers.LlamaForCausalLM.from_pretrained(
             base, torch_dtype=torch.float16 if cuda else torch.float32).to(self.device)
@@ -144,7 +220,6 @@ class LtuAsNative(InProcessModel, TextAdapter):
         model.config.bos_token_id = 1
         model.config.eos_token_id = 2
         self.model = model.eval()
-        self.prompter = prompter.Prompter(values["prompt_template"])
         self.transcriber = None
         if values["eval_mode"] == "joint":
             whisper_at = require("whisper_at", self.name, "pip install whisper-at")
@@ -169,18 +244,14 @@ class LtuAsNative(InProcessModel, TextAdapter):
             audio = self.features(path)
             spoken = None
             if self.transcriber is not None:
-                spoken = self.transcriber.transcribe(path)["text"].strip()
+                # as upstream's load_audio_trans (inference_gradio.py, 2002aad)
+                spoken = remove_thanks_for_watching(self.transcriber.transcribe(path)["text"].lstrip())
         finally:
             self.wavs.remove(path)
-        prompt = self.prompter.generate_prompt(request.prompt, spoken)
+        prompt = build_prompt(self.template, request.prompt, spoken)
         input_ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"].to(self.device)
-        config = self.transformers.GenerationConfig(
-            do_sample=not decoding.greedy, num_beams=1, repetition_penalty=self.values["repetition_penalty"],
-            max_new_tokens=decoding.max_new_tokens, bos_token_id=1, eos_token_id=2, pad_token_id=0,
-            **({} if decoding.greedy else {"temperature": decoding.temperature, "top_p": decoding.top_p or 1.0}),
-        )
-        if not decoding.greedy:
-            torch.manual_seed(int(decoding.seed or 0))
+        config = self.transformers.GenerationConfig(**generation_settings(decoding, self.values["repetition_penalty"]))
+        torch.manual_seed(int(decoding.seed or 0))  # sample() draws even at top_k=1
         with torch.no_grad():
             out = self.model.generate(input_ids=input_ids, audio_input=audio, generation_config=config,
                                       return_dict_in_generate=True, max_new_tokens=decoding.max_new_tokens)

@@ -106,8 +106,11 @@ class StepAudio2Adapter(TextAdapter):
     @classmethod
     def identity(cls, user_settings: dict) -> dict:
         values = cls.SETTINGS.parse(cls.name, user_settings)
-        return {"adapter": f"{cls.__module__}.{cls.__qualname__}", "name": cls.name,
-                "sample_rate": cls.sample_rate, "settings": cls.describe(values)}
+        out = {"adapter": f"{cls.__module__}.{cls.__qualname__}", "name": cls.name,
+               "sample_rate": cls.sample_rate, "settings": cls.describe(values)}
+        if cls.endpoint_mode(values):
+            out["server"] = _Endpoint.server_identity(_Endpoint.resolve(_endpoint_settings(values)))
+        return out
 
     def __init__(self, **settings: Any) -> None:
         values = self.SETTINGS.parse(self.name, settings)

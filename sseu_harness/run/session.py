@@ -65,6 +65,7 @@ class Bench:
             self._check_inputs()
         self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
         self._adapters: dict[str, Adapter] = {}
+        self._identities: dict[str, dict] = {}
         store = PredictionStore(config.store) if config.store else None
         self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
 
@@ -134,9 +135,15 @@ class Bench:
     def scorer(self) -> Scorer:
         return Scorer(self.embedder, self.taxonomy)
 
+    def identity(self, model: str) -> dict:
+        """A model's identity, computed once a session: a served model's asks its server what it serves."""
+        if model not in self._identities:
+            self._identities[model] = self.models[model].identity()
+        return self._identities[model]
+
     def slot(self, model: str) -> ModelSlot:
         spec = self.models[model]
-        return ModelSlot(model, spec.factory, spec.identity(), lambda: self.adapter(model))
+        return ModelSlot(model, spec.factory, self.identity(model), lambda: self.adapter(model))
 
     def plan(self, cases: list[Case]) -> None:
         """Announce the cases this process will run, in order: their clips stream to the model without gaps."""
@@ -194,7 +201,7 @@ class Bench:
             "task_snrs": self.task_snrs(),
             "runs": self.config.runs,
             "models": {label: {"spec": model.spec, "listens": bool(getattr(model.factory, "listens", True)),
-                               **model.identity()}
+                               **self.identity(label)}
                        for label, model in self.models.items()},
         }
 

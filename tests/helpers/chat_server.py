@@ -70,8 +70,11 @@ def default_answer(body: dict) -> str:
 
 class ChatServer:
     def __init__(self, answer: Callable[[dict], str] = default_answer, delay: float = 0.0, max_threads: int = 32,
-                 port: int = 0) -> None:
+                 port: int = 0, models: list[dict] | None = None) -> None:
+        """`models`: what ``GET /v1/models`` lists, each entry stamped with the time of the request, as vLLM
+        does (None: the route is missing, 404)."""
         self.seen: list[Seen] = []
+        self.models = models
         self.script: list[Step] = []
         self.fallback: Step | None = None  # the step of every request after the script (None: a normal answer)
         self.every = 1  # the fallback applies to every `every`-th request after the script; the others are answered
@@ -94,6 +97,13 @@ class ChatServer:
                 super().setup()
                 with server._lock:
                     server._connections.add(self.connection)
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.rstrip("/") == "/v1/models" and server.models is not None:
+                    stamped = [{**entry, "created": int(time.time() * 1000)} for entry in server.models]
+                    self._send(200, {"object": "list", "data": stamped})
+                else:
+                    self._send(404, {"error": {"message": f"no route {self.path}", "type": "test"}})
 
             def do_POST(self) -> None:  # noqa: N802
                 with server._slots:

@@ -267,12 +267,17 @@ def test_adaptive_concurrency_halves_on_429_and_grows_back(server):
     assert fixed.client.replicas[0].limit == 8
 
 
-def test_replicas_as_settings_and_their_identity():
-    one = {"base_url": "http://127.0.0.1:8000/v1", "api_model": "m"}
-    # the store key of a single-URL configuration is the one the start commit (ab20c76) wrote
+def test_replicas_as_settings_and_their_identity(monkeypatch):
+    from model_adapters.families import served
     from sseu_harness.run.store import answer_key
 
-    assert answer_key(OpenAIChatAdapter.identity(one)) == "e90b266a764aa23919f920a8336873a78c1526bfa027253f572bcf4fada60334"
+    stand_in = {"reported_by": "stand-in: no server listens on port 8000 here"}
+    monkeypatch.setattr(served, "served_identity", lambda *args: stand_in)
+    one = {"base_url": "http://127.0.0.1:8000/v1", "api_model": "m"}
+    identity = OpenAIChatAdapter.identity(one)
+    assert identity.pop("server") == stand_in  # what the server says it serves (issue 20) is part of the key
+    # the rest is the store key of a single-URL configuration that the start commit (ab20c76) wrote
+    assert answer_key(identity) == "e90b266a764aa23919f920a8336873a78c1526bfa027253f572bcf4fada60334"
     listed = OpenAIChatAdapter.resolve({"base_url": ["http://a:1/v1", "http://u:p@b:2/v1/"], "api_model": "m"})
     assert listed["base_url"] == "http://a:1/v1,http://u:p@b:2/v1/"
     assert OpenAIChatAdapter.describe(listed)["base_url"] == "http://a:1/v1,http://b:2/v1"  # no credentials

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,9 +22,12 @@ import pytest
 from model_adapters.families.text import Decoding, TextAdapter
 from model_adapters.openai_compatible.adapter import OpenAIChatAdapter
 from model_adapters.utils.audio import wav_base64
+from model_adapters.utils.served_identity import NOTHING, ONLY_THE_LISTING, served_identity
 from model_server.openai_server import ModelServer
 from sseu_harness.adapter import Adapter, ClassScores, Request
-from tests.helpers.session_runner import REPO
+from sseu_harness.errors import ConfigError
+from tests.helpers.chat_server import ChatServer
+from tests.helpers.session_runner import DEMO_ITEMS, REPO, run_pytest, summary
 
 
 class Echo(TextAdapter):
@@ -224,6 +229,21 @@ def test_the_server_refuses_an_unknown_model_in_one_line():
     assert "Traceback" not in proc.stderr
 
 
+def test_the_ltu_as_server_names_a_repo_without_templates_in_one_line(tmp_path):
+    """Started from anywhere, the LTU-AS server reads templates from `repo`; a wrong `repo` is named, exit 2."""
+    (tmp_path / "ltuas.bin").write_bytes(b"")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "model_adapters.serve.openai_server", "--model", "ltu-as",
+                           "--model-path", str(tmp_path / "ltuas.bin"), "--set", f"repo={tmp_path}", "--port", "0"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: model ltu-as: {tmp_path.resolve()}/templates/alpaca_short.json does not exist: set repo to the "
+        "src/ltu_as folder of a clone of https://github.com/YuanGongND/ltu (it holds templates/), or prompt_template to one "
+        "of its templates")
+    assert "Traceback" not in proc.stderr
+
+
 def test_base64_helper_round_trips():
     audio = (np.arange(-5, 5) / 32768).astype(np.float32)
     from model_adapters.utils.audio import read_wav
@@ -289,3 +309,109 @@ def test_the_key_is_checked_before_the_body_is_read_and_in_constant_time(monkeyp
         assert post(server.base_url, body(), {"Authorization": "Bearer k-123"})[0] == 200
     finally:
         server.close()
+
+
+# --- the served configuration: part of the store key and the report (issue 20) ------------------------------
+
+
+class Tagged(TextAdapter):
+    """A served model whose answers follow a server-side setting (as LTU-AS's eval_mode): no request carries it."""
+
+    name = "tagged"
+    sample_rate = 16_000
+
+    def __init__(self, tag: str, weights: str | None = None) -> None:
+        self.values = {"tag": tag, "model": weights, "device": "cpu"}
+        self.settings = {"tag": tag}
+        self.asked = 0
+
+    def generate(self, requests, decoding):
+        self.asked += len(requests)
+        return [f"Scene: {'home' if self.settings['tag'] == 'a' else 'city center'}" for _ in requests]
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return hashlib.sha256(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def test_the_server_reports_its_adapters_class_settings_and_weights(tmp_path):
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"0123456789")
+    server = ModelServer(Tagged("a", str(weights)), "tagged", port=0, api_key="k-123").start()
+    try:
+        assert get(server.base_url + "/sseu/identity")[0] == 401  # behind the key, like /v1/models
+        status, got = get(server.base_url + "/sseu/identity", {"Authorization": "Bearer k-123"})
+        assert status == 200
+        assert got == {"adapter": f"{Tagged.__module__}.Tagged", "name": "tagged", "served_name": "tagged",
+                       "sample_rate": 16_000, "settings": {"tag": "a"}, "files": {"model": fingerprint(weights)}}
+        client = served_identity("ltu-as", server.base_url, "tagged", "k-123")
+        assert client == {"reported_by": "sseu model server", **got}
+    finally:
+        server.close()
+
+
+def test_a_server_without_the_route_is_known_by_its_model_listing_and_says_so():
+    listed = [{"id": "qwen2-audio", "object": "model", "owned_by": "vllm", "root": "/models/Qwen2-Audio",
+               "parent": None, "max_model_len": 8192, "permission": [{"id": "modelperm-1"}]}]
+    with ChatServer(models=listed) as vllm, ChatServer() as bare:
+        first = served_identity("openai", vllm.base_url, "qwen2-audio", None)
+        time.sleep(0.01)
+        assert served_identity("openai", vllm.base_url, "qwen2-audio", None) == first  # `created` is left out
+        assert first == {"reported_by": "/v1/models", "unknown": ONLY_THE_LISTING, "model": {
+            "id": "qwen2-audio", "owned_by": "vllm", "root": "/models/Qwen2-Audio", "max_model_len": 8192}}
+        with pytest.raises(ConfigError, match=r"serves qwen2-audio, not 'qwen-typo': set api_model"):
+            served_identity("openai", vllm.base_url, "qwen-typo", None)
+        assert served_identity("openai", bare.base_url, "x", None) == {"reported_by": None, "unknown": NOTHING}
+        with pytest.raises(ConfigError, match="the replicas serve different configurations"):
+            served_identity("openai", f"{vllm.base_url},{bare.base_url}", "qwen2-audio", None)
+        url = bare.base_url
+    with pytest.raises(ConfigError, match=rf"cannot ask {re.escape(url)}/sseu/identity what it serves .*must be up"):
+        served_identity("openai", url, "x", None)
+
+
+def test_a_server_restarted_in_another_configuration_is_asked_again(tmp_path):
+    """The store key holds the served configuration: the rerun after a restart on the same port asks the model."""
+    first = ModelServer(Tagged("a"), "tagged", port=0, max_batch=1).start()
+    args = ("--sseu-model=openai", f"--sseu-base-url={first.base_url}", "--sseu-api-model=tagged", "--sseu-snrs=0",
+            "--sseu-modes=independent", "--sseu-tasks=ASC", "--sseu-no-hearing-check",
+            f"--sseu-cache-dir={tmp_path / 'c'}")
+    try:
+        for run in ("a", "b"):
+            proc = run_pytest(*args, f"--sseu-report-dir={tmp_path / run}")
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert first.adapter.asked == DEMO_ITEMS  # the unchanged server's rerun came from the store
+        assert summary(tmp_path / "b")["records"][0]["from_store"] == DEMO_ITEMS
+    finally:
+        first.close()
+    second = ModelServer(Tagged("b"), "tagged", port=first.port, max_batch=1).start()
+    try:
+        proc = run_pytest(*args, f"--sseu-report-dir={tmp_path / 'c'}")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    finally:
+        second.close()
+    assert second.adapter.asked == DEMO_ITEMS
+    report = summary(tmp_path / "c")
+    assert report["records"][0]["from_store"] == 0
+    assert report["meta"]["models"]["openai"]["server"]["settings"] == {"tag": "b"}
+    assert summary(tmp_path / "a")["meta"]["models"]["openai"]["server"]["settings"] == {"tag": "a"}
+
+
+def test_a_served_model_whose_server_is_down_is_a_usage_error_before_any_case(tmp_path):
+    server = ModelServer(Echo(), "m", port=0).start()
+    url = server.base_url
+    server.close()  # nothing listens there now
+    proc = run_pytest("--sseu-model=ltu-as", f"--sseu-base-url={url}", "--sseu-snrs=0",
+                      f"--sseu-report-dir={tmp_path / 'r'}")
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"model ltu-as: cannot ask {url}/sseu/identity what it serves" in proc.stderr
+    assert "Start it with: python -m model_adapters.serve.openai_server --model ltu-as" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout and not (tmp_path / "r").exists()

@@ -9,6 +9,7 @@ what the audio looks like when it gets there, and how the answers come back.
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 import types
@@ -19,6 +20,7 @@ import pytest
 
 from model_adapters.families.clap import class_scores
 from model_adapters.families.text import Decoding
+from model_adapters.utils.served_identity import NOTHING
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
 from tests.helpers.chat_server import ChatServer
@@ -270,12 +272,14 @@ def test_step_audio2_endpoint_speaks_like_stepfuns_client():
         adapter = StepAudio2Adapter(base_url=server.base_url, max_retries=0)
         assert adapter.answer([req(ramp(30, 16_000))]) == ["Scene: cafe"]
         body = server.seen[0].body
+        identity = StepAudio2Adapter.identity({"base_url": server.base_url})
+    assert identity["settings"]["backend"] == "endpoint"
+    assert identity["server"] == {"reported_by": None, "unknown": NOTHING}  # the stand-in reports nothing
     assert body["model"] == "step-audio-2-mini" and body["temperature"] == 0 and body["max_tokens"] == 256
     system, human = body["messages"]
     assert system == {"role": "system", "content": "You are a helpful assistant."}
     assert human["role"] == "human"
     assert [p["type"] for p in human["content"]] == ["input_audio", "input_audio", "text"]  # 25 s + 5 s, then text
-    assert StepAudio2Adapter.identity({"base_url": server.base_url})["settings"]["backend"] == "endpoint"
 
 
 def test_step_audio2_native_without_its_code_suggests_the_endpoint(fresh_modules):
@@ -285,10 +289,43 @@ def test_step_audio2_native_without_its_code_suggests_the_endpoint(fresh_modules
         StepAudio2Adapter(device="cpu")
 
 
-# --- LTU-AS (forked transformers and peft, its repository's whisper and prompter) ---------------------------
+# --- LTU-AS (forked transformers and peft, its repository's whisper and templates) -------------------------
+
+# upstream's src/ltu_as/templates/alpaca_short.json (YuanGongND/ltu 2002aad)
+ALPACA_SHORT = {
+    "description": "A shorter template to experiment with.",
+    "prompt_input": "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n",
+    "prompt_no_input": "### Instruction:\n{instruction}\n\n### Response:\n",
+    "response_split": "### Response:",
+}
+LTU_REPO = {  # a stand-in for src/ltu_as: its Prompter, like upstream's, reads templates relative to the working dir
+    "utils/__init__.py": "",
+    "utils/prompter.py": """
+        import json
+        import os.path as osp
+
+        class Prompter:
+            def __init__(self, template_name=""):
+                file_name = osp.join("../templates", f"{template_name}.json")
+                if not osp.exists(file_name):
+                    file_name = osp.join("./templates", f"{template_name}.json")
+                if not osp.exists(file_name):
+                    raise ValueError(f"Can't read {file_name}")
+                with open(file_name) as fp:
+                    self.template = json.load(fp)
+
+            def generate_prompt(self, instruction, input=None):
+                if input:
+                    return self.template["prompt_input"].format(instruction=instruction, input=input)
+                return self.template["prompt_no_input"].format(instruction=instruction)
+    """,
+}
+# The stand-in LLaMA's next-token logits: token 9 leads, narrowly; sampling among all of them rarely gives 9, 9.
+LOGITS = [1.5] * 9 + [2.0] + [1.5] * 2
+GENERATION_DEFAULTS = {"do_sample": False, "num_beams": 1, "temperature": 1.0, "top_k": 50, "top_p": 1.0}  # HF's
 
 
-def fake_ltu_modules(calls: list):
+def fake_ltu_modules(calls: list, transcript: str = ""):
     import torch
 
     class Tokenizer:
@@ -307,6 +344,8 @@ def fake_ltu_modules(calls: list):
             return " Events: dog " if tokens.tolist() == [9, 9] else "<wrong slice>"
 
     class Llama(torch.nn.Module):
+        """The fork's generation (hf-dev/transformers-main, YuanGongND/ltu 2002aad): only `sample` gets the audio."""
+
         def __init__(self):
             super().__init__()
             self.config = types.SimpleNamespace()
@@ -317,9 +356,31 @@ def fake_ltu_modules(calls: list):
             calls.append(("llama", path, torch_dtype))
             return cls()
 
-        def generate(self, input_ids, audio_input, generation_config, return_dict_in_generate, max_new_tokens):
-            calls.append(("generate", tuple(audio_input.shape), generation_config, max_new_tokens))
-            return types.SimpleNamespace(sequences=torch.cat([input_ids, torch.tensor([[9, 9]])], dim=1))
+        def generate(self, input_ids=None, audio_input=None, generation_config=None, **kwargs):
+            calls.append(("generate", tuple(audio_input.shape), generation_config, kwargs.get("max_new_tokens")))
+            config = {**GENERATION_DEFAULTS, **generation_config}
+            if config["num_beams"] == 1 and config["do_sample"] is False:
+                return self.greedy_search(input_ids)  # as the fork: audio_input is not passed on
+            return self.sample(input_ids, audio_input, config)
+
+        def greedy_search(self, input_ids, **model_kwargs):
+            return self.prepare_inputs_for_generation(input_ids, **model_kwargs)  # TypeError, as in the fork
+
+        def prepare_inputs_for_generation(self, input_ids, audio_input, past_key_values=None, **kwargs):
+            return {"input_ids": input_ids, "audio_input": audio_input}
+
+        def sample(self, input_ids, audio_input, config):
+            out = input_ids
+            for step in range(2):
+                inputs = self.prepare_inputs_for_generation(out, audio_input if step == 0 else None)
+                assert (inputs["audio_input"] is not None) == (step == 0)  # the audio goes in with the prompt
+                # the fork's warpers, in its order: temperature, top_k
+                logits = torch.tensor(LOGITS) / config["temperature"]
+                if config["top_k"]:
+                    logits = logits.masked_fill(logits < torch.topk(logits, config["top_k"])[0][-1], float("-inf"))
+                token = torch.multinomial(torch.softmax(logits, -1), 1)
+                out = torch.cat([out, token.view(1, 1)], dim=1)
+            return types.SimpleNamespace(sequences=out)
 
     class Whisper(torch.nn.Module):
         def __init__(self, dims):
@@ -340,34 +401,82 @@ def fake_ltu_modules(calls: list):
                                          GenerationConfig=lambda **kw: kw)
     peft = types.SimpleNamespace(LoraConfig=lambda **kw: kw, get_peft_model=lambda model, config: model)
     whisper_model = types.SimpleNamespace(Whisper=Whisper, ModelDimensions=lambda **kw: kw)
-    prompter = types.SimpleNamespace(Prompter=lambda name: types.SimpleNamespace(
-        generate_prompt=lambda instruction, spoken: f"### Instruction:\n{instruction}\n### Input:\n{spoken}\n### Response:\n"))
-    return {"transformers": transformers, "peft": peft, "whisper.model": whisper_model, "utils.prompter": prompter}
+    whisper_at = types.SimpleNamespace(load_model=lambda name, device: types.SimpleNamespace(
+        transcribe=lambda path: {"text": transcript}))
+    return {"transformers": transformers, "peft": peft, "whisper.model": whisper_model, "whisper_at": whisper_at}
 
 
-def test_ltu_as_native_follows_the_repositorys_inference(tmp_path, monkeypatch):
+def make_ltu(tmp_path, monkeypatch, calls: list, transcript: str = "", templates: bool = True, **settings):
+    """LtuAsNative on the stand-ins, started from a working directory other than its repository's."""
     import torch
 
     from model_adapters.ltu_as import adapter as ltu
 
-    calls: list = []
-    fakes = fake_ltu_modules(calls)
+    fakes = fake_ltu_modules(calls, transcript)
     real_require = ltu.require
     monkeypatch.setattr(ltu, "require", lambda module, model, install: fakes.get(module) or real_require(module, model, install))
+    repo = write_tree(tmp_path / "ltu" / "src" / "ltu_as", LTU_REPO)
+    if templates:
+        (repo / "templates").mkdir()
+        (repo / "templates" / "alpaca_short.json").write_text(json.dumps(ALPACA_SHORT), encoding="utf-8")
     torch.save({"dims": {"n_mels": 80}, "model_state_dict": {}}, tmp_path / "large-v1.pt")
     torch.save({}, tmp_path / "ltuas.bin")
-    adapter = ltu.LtuAsNative(repo=str(tmp_path), model=str(tmp_path / "ltuas.bin"), base_model="/vicuna",
-                              whisper_checkpoint=str(tmp_path / "large-v1.pt"), device="cpu")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    return ltu.LtuAsNative(repo=str(repo), model=str(tmp_path / "ltuas.bin"), base_model="/vicuna",
+                           whisper_checkpoint=str(tmp_path / "large-v1.pt"), device="cpu", **settings)
+
+
+def test_ltu_as_native_follows_the_repositorys_inference(tmp_path, monkeypatch, fresh_modules):
+    calls: list = []
+    adapter = make_ltu(tmp_path, monkeypatch, calls)
     assert adapter.answer([req(ramp(14, 16_000), "Which sound events?", "AT")]) == ["Events: dog"]
     heard = next(c for c in calls if c[0] == "heard")
     assert heard[1:] == (160_000, 16_000)  # only the first 10 s are heard
     _, shape, config, tokens = next(c for c in calls if c[0] == "generate")
     assert shape == (1, 32, 75, 4)  # 33 layers less the first, 1500 frames / 20
-    assert config["do_sample"] is False and config["repetition_penalty"] == 1.1 and tokens == 256
+    assert config["repetition_penalty"] == 1.1 and tokens == 256
     assert (config["pad_token_id"], config["bos_token_id"], config["eos_token_id"]) == (0, 1, 2)
     prompt = next(c for c in calls if c[0] == "prompt")[1]
-    assert "Which sound events?" in prompt and "### Input:\nNone" in prompt  # audio_only: no transcript (paper)
+    assert prompt == "### Instruction:\nWhich sound events?\n\n### Response:\n"  # audio_only: no transcript (paper)
     assert adapter.settings["eval_mode"] == "audio_only"
+
+
+def test_ltu_as_decodes_greedily_through_the_forks_sample_path(tmp_path, monkeypatch, fresh_modules):
+    """The fork's greedy branch drops the audio (TypeError); greedy is sample() among the top 1 token."""
+    calls: list = []
+    adapter = make_ltu(tmp_path, monkeypatch, calls)
+    answers = adapter.answer([req(ramp(2, 16_000), "Which sound events?", "AT", seed=s) for s in range(5)])
+    assert answers == ["Events: dog"] * 5  # every seed: the leading token, twice
+    configs = [c[2] for c in calls if c[0] == "generate"]
+    assert all(c["do_sample"] is True and c["top_k"] == 1 and c["num_beams"] == 1 for c in configs)
+    assert all(c["temperature"] == 1.0 and c["top_p"] == 1.0 for c in configs)  # no warping besides top_k
+
+
+def test_ltu_as_starts_from_any_working_directory_and_names_a_missing_template(tmp_path, monkeypatch, fresh_modules):
+    calls: list = []
+    with pytest.raises(ConfigError, match=r"templates/alpaca_short\.json does not exist: set repo to the src/ltu_as"):
+        make_ltu(tmp_path, monkeypatch, calls, templates=False)
+    assert not any(c[0] == "llama" for c in calls)  # refused before the model loads
+
+
+@pytest.mark.parametrize("transcript, spoken", [
+    (" the birch canoe slid. Thanks for watching!", "the birch canoe slid. "),
+    (" THANK YOU FOR WATCHING. the birch canoe", " the birch canoe"),
+    (" Thank you for watching.", None),  # nothing left: the prompt has no input section
+])
+def test_ltu_as_joint_mode_filters_thanks_for_watching_as_upstream(tmp_path, monkeypatch, fresh_modules,
+                                                                  transcript, spoken):
+    calls: list = []
+    adapter = make_ltu(tmp_path, monkeypatch, calls, transcript=transcript, eval_mode="joint")
+    adapter.answer([req(ramp(2, 16_000), "What is said?", "ASR")])
+    prompt = next(c for c in calls if c[0] == "prompt")[1]
+    if spoken is None:
+        assert prompt == "### Instruction:\nWhat is said?\n\n### Response:\n"
+    else:
+        assert prompt == f"### Instruction:\nWhat is said?\n\n### Input:\n{spoken}\n\n### Response:\n"
+    assert adapter.settings["eval_mode"] == "joint"
+    assert "remove_thanks_for_watching" in adapter.settings["transcript_filter"]
 
 
 def test_ltu_as_block_mean_matches_skimage_block_reduce():

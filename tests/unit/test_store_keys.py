@@ -6,15 +6,21 @@ moving a class or resolving settings differently would silently orphan users'
 stores. `tests/data/store_keys/golden.json` holds, per model, the keys of the
 first two clips of each of its cases at 0 dB (seed 0) as 940dccb computed them
 in a real session over the demo set, from the settings in `models.toml`.
+
+Since issue 20 a served model's key also holds what its server says it serves
+(`server`, asked once a session): without that part, the served models' keys
+are still the golden ones, so nothing else about them changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from model_adapters.families import served
 from model_adapters.registry import BUILTIN
 from sseu_harness.models.resolve import resolve_models
 from sseu_harness.run.config import BenchConfig
@@ -24,10 +30,14 @@ from sseu_harness.run.store import answer_key
 DATA = Path(__file__).resolve().parents[1] / "data" / "store_keys"
 GOLDEN = json.loads((DATA / "golden.json").read_text(encoding="utf-8"))
 NAMED_FILES = Path("/tmp/sseu-store-keys")  # the models file names them; MGA-CLAP's must exist
+SERVED = {"kimi-audio", "ltu-as", "openai", "step-audio2"}  # chat endpoints: their keys hold the server's identity
+# A stand-in for the servers at the models file's addresses: no server can listen on ports 9 and 10 here.
+STAND_IN_SERVER = {"reported_by": "stand-in server of test_store_keys"}
 
 
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
+    monkeypatch.setattr(served, "served_identity", lambda *args: STAND_IN_SERVER)
     stand_in = tmp_path / "packages" / "msclap"  # `clap` needs msclap importable; it is never imported here
     stand_in.mkdir(parents=True)
     (stand_in / "__init__.py").write_text("")
@@ -52,6 +62,8 @@ def test_every_built_in_adapter_keeps_its_store_keys(bench):
         if case.id not in GOLDEN[case.model]:  # unsupported, or the 2nd/3rd task of a joint or CoT group
             continue
         slot = bench.slot(case.model)
+        assert slot.identity.get("server") == (STAND_IN_SERVER if case.model in SERVED else None)
+        slot = dataclasses.replace(slot, identity={k: v for k, v in slot.identity.items() if k != "server"})
         prompt = bench.prompts.prompt(case.task, case.mode, case.model)
         got.setdefault(case.model, {})[case.id] = [
             [item.id, answer_key(bench.answers._identity(slot, item, case, prompt, 0))]
