@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
-from model_adapters.families.text import decoding_summary
+from model_adapters.families.text import GREEDY, decoding_summary
 from model_adapters.utils.devices import check_workers_fit
 from model_adapters.utils.hub import check_hub_weights, check_local_folder, looks_local
 from sseu_harness.models.settings import Schema
@@ -80,7 +80,7 @@ class InProcessModel:
             out["model"] = str(Path(out["model"]).resolve())
             out["model_files"] = folder_fingerprint(Path(out["model"]))
         if cls.text_model:
-            out.update(decoding_summary(values))
+            out.update(decoding_summary(values, getattr(cls, "RECIPE", GREEDY)))
         else:
             out["deterministic"] = True
         return out

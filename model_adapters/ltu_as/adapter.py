@@ -41,7 +41,7 @@ import numpy as np
 
 from model_adapters.families.inprocess import InProcessModel
 from model_adapters.families.served import ServedModelAdapter
-from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter
+from model_adapters.families.text import DECODING_SETTINGS, Decoding, Recipe, TextAdapter
 from model_adapters.utils.audio import TempWavs, cut
 from model_adapters.utils.devices import choose_device
 from model_adapters.utils.imports import require
@@ -52,6 +52,9 @@ from sseu_harness.models.settings import Setting
 REPO = "https://github.com/YuanGongND/ltu"
 MAX_SECONDS = 10.0
 POOL = 20  # Whisper encoder frames averaged into one LTU-AS audio token
+# YuanGongND/ltu 2002aad, src/ltu_as/inference_gradio.py and inference_batch.py: always sampled so
+INFERENCE_SCRIPTS = Recipe("LTU-AS inference scripts (YuanGongND/ltu 2002aad, src/ltu_as/inference_batch.py)",
+                           {"temperature": 0.1, "top_p": 0.95, "top_k": 500, "repetition_penalty": 1.1})
 
 
 class LtuAsAdapter(ServedModelAdapter):
@@ -63,6 +66,7 @@ class LtuAsAdapter(ServedModelAdapter):
     default_api_model = "ltu-as"
     default_model_path = "../../pretrained_mdls/ltuas_long_noqa_a6.bin --set repo=/path/to/ltu/src/ltu_as"
     environment = "Python 3.10, torch 1.13, LTU-AS's forked transformers and peft"
+    RECIPE = INFERENCE_SCRIPTS
 
 
 def block_mean(features: np.ndarray, size: int = POOL) -> np.ndarray:
@@ -93,6 +97,7 @@ class LtuAsNative(InProcessModel, TextAdapter):
         device=Setting("str", "auto"),
     )
     IDENTITY_KEYS = ("model", "eval_mode", "repetition_penalty", "prompt_template", "whisper_at_model")
+    RECIPE = INFERENCE_SCRIPTS
 
     @classmethod
     def serve_hint(cls) -> str:
@@ -175,9 +180,11 @@ class LtuAsNative(InProcessModel, TextAdapter):
         prompt = self.prompter.generate_prompt(request.prompt, spoken)
         input_ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"].to(self.device)
         config = self.transformers.GenerationConfig(
-            do_sample=not decoding.greedy, num_beams=1, repetition_penalty=self.values["repetition_penalty"],
+            do_sample=not decoding.greedy, num_beams=1,
+            repetition_penalty=decoding.repetition_penalty or self.values["repetition_penalty"],
             max_new_tokens=decoding.max_new_tokens, bos_token_id=1, eos_token_id=2, pad_token_id=0,
-            **({} if decoding.greedy else {"temperature": decoding.temperature, "top_p": decoding.top_p or 1.0}),
+            **({} if decoding.greedy else {"temperature": decoding.temperature, "top_p": decoding.top_p or 1.0,
+                                           "top_k": decoding.top_k or 0}),
         )
         if not decoding.greedy:
             torch.manual_seed(int(decoding.seed or 0))

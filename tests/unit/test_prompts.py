@@ -51,7 +51,7 @@ def _copy(tmp_path: Path, old: str = "", new: str = "") -> Path:
 
 
 def test_default_set_loads_with_its_version(prompts: PromptSet) -> None:
-    assert prompts.version == "sseu-prompts-1"
+    assert prompts.version == "sseu-prompts-2"
     assert prompts.path == DEFAULT_PROMPTS
     assert re.fullmatch(r"[0-9a-f]{64}", prompts.sha256)
 
@@ -120,7 +120,7 @@ def test_sha256_is_stable_and_tracks_content(tmp_path: Path, prompts: PromptSet)
 
 def test_default_file_is_valid_toml_with_expected_tables() -> None:
     raw = tomllib.loads(DEFAULT_PROMPTS.read_text(encoding="utf-8"))
-    assert set(raw) == {"version", "independent", "joint", "cot", "overrides"}
+    assert set(raw) == {"version", "independent", "joint", "cot", "overrides", "system"}
 
 
 def test_minimal_set_is_valid(tmp_path: Path) -> None:
