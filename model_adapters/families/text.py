@@ -5,6 +5,8 @@ an explicit `Decoding`; the model server calls `generate` directly with the
 decoding a client asked for. Greedy decoding (temperature 0, the default) makes
 an adapter deterministic; with a temperature above 0 the run seed seeds the
 sampler, so runs differ from each other but each is reproducible.
+``decoding = "model"`` takes the model's own recipe (`Recipe`, set per adapter
+as ``RECIPE`` with its source cited): the model run as its authors run it.
 """
 
 from __future__ import annotations
