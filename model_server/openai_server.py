@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import dataclasses
 import hmac
 import json
 import os
@@ -139,34 +138,35 @@ def _decode_audio(data: str, sample_rate: int) -> np.ndarray:
 
 
 def decoding_of(body: dict[str, Any], default: Decoding | None = None) -> Decoding:
-    """The request's decoding; without ``temperature`` it is `default` (the served adapter's own), else greedy."""
+    """The request's decoding: each field it sets, the rest as `default` (the served adapter's own) or greedy."""
     tokens = next((body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None),
                   DEFAULT_MAX_NEW_TOKENS["independent"])
     if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
         raise BadRequest("max_tokens must be a positive integer")
-    seed = body.get("seed")
-    if body.get("temperature") is None and default is not None:
-        return dataclasses.replace(default, max_new_tokens=tokens,
-                                   seed=int(seed or 0) if not default.greedy else None)
-    temperature = float(body.get("temperature") or 0.0)
+    base = default or Decoding(max_new_tokens=tokens)
+    given = body.get("temperature")
+    temperature = base.temperature if given is None else float(given)
     if temperature < 0:
         raise BadRequest("temperature must be >= 0")
-    top_p = body.get("top_p")
+    from_model = base.from_model and given is None
+    top_p = body.get("top_p", base.top_p)
+    seed = body.get("seed")
     return Decoding(
         max_new_tokens=tokens,
         temperature=temperature,
         top_p=float(top_p) if top_p is not None and temperature > 0 else None,
-        seed=int(seed) if seed is not None and temperature > 0 else (0 if temperature > 0 else None),
-        top_k=_optional(body, "top_k", int),
-        repetition_penalty=_optional(body, "repetition_penalty", float),
-        min_new_tokens=_optional(body, "min_tokens", int),
+        seed=int(seed or 0) if temperature > 0 or from_model else None,
+        top_k=_optional(body, "top_k", int, base.top_k),
+        repetition_penalty=_optional(body, "repetition_penalty", float, base.repetition_penalty),
+        min_new_tokens=_optional(body, "min_tokens", int, base.min_new_tokens),
+        from_model=from_model,
     )
 
 
-def _optional(body: dict[str, Any], field: str, kind: type) -> Any:
+def _optional(body: dict[str, Any], field: str, kind: type, default: Any) -> Any:
     value = body.get(field)
     if value is None:
-        return None
+        return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (kind is int and value != int(value)):
         raise BadRequest(f"{field} must be a number >= 0" + (" (an integer)" if kind is int else ""))
     return kind(value)

@@ -102,7 +102,7 @@ def decoding_summary(values: Mapping[str, Any], recipe: Recipe = GREEDY) -> dict
     out: dict[str, Any] = {
         "max_new_tokens": {m: tokens_for(budget, m, DEFAULT_MAX_NEW_TOKENS) for m in DEFAULT_MAX_NEW_TOKENS},
         "temperature": temperature,
-        "deterministic": temperature == 0 and not (model and recipe.deferred),
+        "deterministic": temperature == 0 and not (model and recipe.deferred and sampling["temperature"] is None),
     }
     if temperature > 0 and sampling["top_p"] is not None:
         out["top_p"] = sampling["top_p"]
@@ -130,8 +130,10 @@ class TextAdapter(Adapter):
         """Decoding from the settings; `recipe` replaces the class's (one read from the loaded weights)."""
         self.recipe = recipe or self.RECIPE
         self.max_new_tokens = values.get("max_new_tokens") or dict(DEFAULT_MAX_NEW_TOKENS)
-        self.from_model = values.get("decoding") == "model" and self.recipe.deferred
         self.sampling = sampling_values(values, self.recipe)
+        # a deferred recipe leaves sampling to where the model runs, unless a temperature is set here
+        self.from_model = (values.get("decoding") == "model" and self.recipe.deferred
+                           and self.sampling["temperature"] is None)
         self.temperature = float(self.sampling["temperature"] or 0.0)
         self.deterministic = self.temperature == 0 and not self.from_model
 

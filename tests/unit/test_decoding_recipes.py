@@ -198,3 +198,23 @@ def test_the_model_server_refuses_a_system_turn_its_model_cannot_take():
         assert post(server.base_url, chat_body()) == 200
     finally:
         server.close()
+
+
+def test_a_temperature_set_over_a_servers_recipe_is_sent(chat):
+    body = sent(chat, OpenAIChatAdapter, api_model="m", decoding="model", temperature=0.4, top_k=9)
+    assert (body["temperature"], body["top_k"], body["seed"]) == (0.4, 9, 7)
+    settings = OpenAIChatAdapter.identity({"base_url": chat.base_url, "api_model": "m", "decoding": "model",
+                                           "temperature": 0})["settings"]
+    assert settings["deterministic"] is True and settings["temperature"] == 0.0
+
+
+def test_fields_a_request_sets_override_the_servers_own_decoding():
+    adapter = Recorder(decoding="model")
+    server = ModelServer(adapter, "recorder", port=0, max_batch=1).start()
+    try:
+        assert post(server.base_url, chat_body(max_tokens=9, top_k=3, repetition_penalty=1.3)) == 200
+        assert adapter.seen[-1][1] == Decoding(max_new_tokens=9, temperature=0.3, seed=0, top_k=3,
+                                               repetition_penalty=1.3)
+        assert post(server.base_url, chat_body(max_tokens=9, top_k=-1)) == 400
+    finally:
+        server.close()
