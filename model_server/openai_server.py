@@ -23,10 +23,9 @@ The protocol (a subset of OpenAI's):
   the model's chat template places it); any other adapter refuses it with 400
   rather than drop it. ``max_tokens`` (or ``max_completion_tokens``),
   ``temperature``, ``top_p``, ``top_k``, ``repetition_penalty``, ``min_tokens``
-  and ``seed`` become the adapter's decoding; a request without
-  ``temperature`` gets the decoding the server's adapter was configured with
-  (greedy, or ``--set decoding=model``), as vLLM applies its model's
-  defaults. The answer comes back as the assistant message's content.
+  and ``seed`` become the adapter's decoding; the fields a request leaves
+  out keep the decoding the server's adapter was configured with (greedy, or
+  ``--set decoding=model``), as vLLM applies its model's defaults. The answer comes back as the assistant message's content.
 - ``GET /v1/models`` lists the one served model; ``GET /health`` answers 200.
 
 Requests that arrive together are answered in one batch (up to

@@ -120,7 +120,6 @@ class TextAdapter(Adapter):
 
     RECIPE: Recipe = GREEDY  # the model's own decoding (``decoding = "model"``); cited where it is set
     # greedy until `setup_decoding` reads the settings (an adapter that never calls it stays greedy)
-    recipe: Recipe = GREEDY
     max_new_tokens: int | Mapping[str, int] = MappingProxyType(DEFAULT_MAX_NEW_TOKENS)
     sampling: Mapping[str, Any] = MappingProxyType(dict.fromkeys(SAMPLING_KEYS))
     temperature = 0.0
@@ -128,11 +127,11 @@ class TextAdapter(Adapter):
 
     def setup_decoding(self, values: Mapping[str, Any], recipe: Recipe | None = None) -> None:
         """Decoding from the settings; `recipe` replaces the class's (one read from the loaded weights)."""
-        self.recipe = recipe or self.RECIPE
+        recipe = recipe or self.RECIPE
         self.max_new_tokens = values.get("max_new_tokens") or dict(DEFAULT_MAX_NEW_TOKENS)
-        self.sampling = sampling_values(values, self.recipe)
+        self.sampling = sampling_values(values, recipe)
         # a deferred recipe leaves sampling to where the model runs, unless a temperature is set here
-        self.from_model = (values.get("decoding") == "model" and self.recipe.deferred
+        self.from_model = (values.get("decoding") == "model" and recipe.deferred
                            and self.sampling["temperature"] is None)
         self.temperature = float(self.sampling["temperature"] or 0.0)
         self.deterministic = self.temperature == 0 and not self.from_model
