@@ -24,7 +24,7 @@ QWEN_EVAL_ASR = "<|audio_bos|><|AUDIO|><|audio_eos|>Detect the language and reco
 # MoonshotAI/Kimi-Audio 2607d51 README.md, "Example 1: Audio-to-Text (ASR)"
 KIMI_ASR = [{"role": "user", "message_type": "text", "content": "Please transcribe the following audio:"},
             {"role": "user", "message_type": "audio", "content": "test_audios/asr_example.wav"}]
-# YuanGongND/ltu 2002aad, src/ltu_as: its LibriSpeech ASR question
+# YuanGongND/ltu 2002aad, src/ltu_as/inference_batch.py: its LibriSpeech ASR question (task_dict)
 LTU_AS_ASR = "Closed-ended question: Can you identify the spoken text?"
 
 
