@@ -12,6 +12,7 @@ BUILTIN: dict[str, str] = {
     "oracle": "model_adapters.oracle.adapter:OracleAdapter",
     "chance": "model_adapters.chance.adapter:ChanceAdapter",
     "qwen2-audio": "model_adapters.qwen2_audio.adapter:Qwen2AudioAdapter",
+    "qwen2-audio-vllm": "model_adapters.qwen2_audio.served:Qwen2AudioVllmAdapter",
     "kimi-audio": "model_adapters.kimi_audio.adapter:KimiAudioAdapter",
     "step-audio2": "model_adapters.step_audio2.adapter:StepAudio2Adapter",
     "ltu-as": "model_adapters.ltu_as.adapter:LtuAsAdapter",

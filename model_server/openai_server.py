@@ -18,11 +18,14 @@ The protocol (a subset of OpenAI's):
 - ``POST /v1/chat/completions``: the last ``user`` (or ``human``) message's
   ``text`` parts, joined, are the prompt; its ``input_audio`` parts (base64
   WAV, or ``audio_url`` data URLs) are decoded, joined in order, made mono and
-  resampled to the adapter's rate; system messages are ignored (the adapter
-  applies its model's own chat template). ``max_tokens`` (or
-  ``max_completion_tokens``), ``temperature`` (default 0: greedy), ``top_p`` and
-  ``seed`` become the adapter's decoding. The answer comes back as the
-  assistant message's content.
+  resampled to the adapter's rate. A system message's text becomes the
+  request's system turn for an adapter that takes one (``takes_system_prompt``;
+  the model's chat template places it); any other adapter refuses it with 400
+  rather than drop it. ``max_tokens`` (or ``max_completion_tokens``),
+  ``temperature``, ``top_p``, ``top_k``, ``repetition_penalty``, ``min_tokens``
+  and ``seed`` become the adapter's decoding; the fields a request leaves
+  out keep the decoding the server's adapter was configured with (greedy, or
+  ``--set decoding=model``), as vLLM applies its model's defaults. The answer comes back as the assistant message's content.
 - ``GET /v1/models`` lists the one served model; ``GET /health`` answers 200.
 - ``GET /v1/sseu/identity``: what the clients fold into their store keys and
   reports (`served_configuration`): the adapter's class and settings (the
@@ -111,11 +114,15 @@ def served_configuration(adapter: Any, served_name: str) -> dict[str, Any]:
     return json.loads(json.dumps(identity, default=str))
 
 
-def parse_chat(body: dict[str, Any], sample_rate: int) -> tuple[str, np.ndarray]:
-    """(prompt, mono float32 audio at `sample_rate`) of a chat-completions request body."""
+def parse_chat(body: dict[str, Any], sample_rate: int) -> tuple[str, np.ndarray, str | None]:
+    """(prompt, mono float32 audio at `sample_rate`, system text or None) of a chat-completions request body."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty list")
+    systems = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"]
+    if any(not isinstance(text, str) for text in systems):
+        raise BadRequest("a system message's content must be a string")
+    system = "\n".join(systems) or None
     users = [m for m in messages if isinstance(m, dict) and m.get("role") in ("user", "human")]
     if not users:
         raise BadRequest("no user message")
@@ -142,7 +149,7 @@ def parse_chat(body: dict[str, Any], sample_rate: int) -> tuple[str, np.ndarray]
             raise BadRequest(f"unsupported content part type {kind!r}")
     if not clips:
         raise BadRequest("the user message has no audio: send an input_audio content part")
-    return "\n".join(t for t in texts if t), np.concatenate(clips).astype(np.float32)
+    return "\n".join(t for t in texts if t), np.concatenate(clips).astype(np.float32), system
 
 
 def _decode_audio(data: str, sample_rate: int) -> np.ndarray:
@@ -154,23 +161,45 @@ def _decode_audio(data: str, sample_rate: int) -> np.ndarray:
     return resample(audio, rate, sample_rate)
 
 
-def decoding_of(body: dict[str, Any]) -> Decoding:
+def decoding_of(body: dict[str, Any], default: Decoding | None = None) -> Decoding:
+    """The request's decoding: each field it sets, the rest as `default` (the served adapter's own) or greedy."""
     tokens = next((body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None),
                   DEFAULT_MAX_NEW_TOKENS["independent"])
-    temperature = body.get("temperature")
-    temperature = 0.0 if temperature is None else float(temperature)
     if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
         raise BadRequest("max_tokens must be a positive integer")
+    base = default or Decoding(max_new_tokens=tokens)
+    given = body.get("temperature")
+    temperature = base.temperature if given is None else float(given)
     if temperature < 0:
         raise BadRequest("temperature must be >= 0")
-    top_p = body.get("top_p")
+    from_model = base.from_model and given is None
+    top_p = body.get("top_p", base.top_p)
     seed = body.get("seed")
     return Decoding(
         max_new_tokens=tokens,
         temperature=temperature,
         top_p=float(top_p) if top_p is not None and temperature > 0 else None,
-        seed=int(seed) if seed is not None and temperature > 0 else (0 if temperature > 0 else None),
+        seed=int(seed or 0) if temperature > 0 or from_model else None,
+        top_k=_optional(body, "top_k", int, base.top_k),
+        repetition_penalty=_optional(body, "repetition_penalty", float, base.repetition_penalty),
+        min_new_tokens=_optional(body, "min_tokens", int, base.min_new_tokens),
+        from_model=from_model,
     )
+
+
+def _optional(body: dict[str, Any], field: str, kind: type, default: Any) -> Any:
+    value = body.get(field)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (kind is int and value != int(value)):
+        raise BadRequest(f"{field} must be a number >= 0" + (" (an integer)" if kind is int else ""))
+    return kind(value)
+
+
+def own_decoding(adapter: Any) -> Decoding | None:
+    """The decoding the served adapter was configured with (its settings), for requests that leave it open."""
+    decoding_for = getattr(adapter, "decoding_for", None)
+    return decoding_for("independent", 0) if callable(decoding_for) else None
 
 
 class Batcher:
@@ -330,12 +359,16 @@ def make_handler(served_name: str, batcher: Batcher, sample_rate: int, api_key: 
                     body = json.loads(raw)
                     if body.get("stream"):
                         raise BadRequest("streaming is not supported")
-                    prompt, audio = parse_chat(body, sample_rate)
-                    decoding = decoding_of(body)
+                    prompt, audio, system = parse_chat(body, sample_rate)
+                    if system is not None and not getattr(batcher.adapter, "takes_system_prompt", False):
+                        raise BadRequest(f"the served model {served_name} takes no system prompt; send none "
+                                         "(the client's system_prompt setting)")
+                    decoding = decoding_of(body, own_decoding(batcher.adapter))
                 except (BadRequest, ValueError, AttributeError) as exc:
                     self._error(400, str(exc))
                     return
-                request = Request(None, audio, prompt, None, "independent", int(decoding.seed or 0))  # type: ignore[arg-type]
+                request = Request(None, audio, prompt, None, "independent", int(decoding.seed or 0),  # type: ignore[arg-type]
+                                  system=system)
                 try:
                     text = batcher.answer(request, decoding)
                 except SSEUError as exc:

@@ -26,6 +26,7 @@ class Request:
     mode: str
     seed: int
     prepared: object = None  # what `Adapter.prepare_request` built ahead of the call (e.g. an HTTP payload)
+    system: str | None = None  # the system turn the prompt set gives this model and task, if any
 
 
 @dataclass(frozen=True)

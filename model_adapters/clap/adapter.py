@@ -1,4 +1,8 @@
-"""`clap`: MS-CLAP, the original CLAP (Elizalde et al., ICASSP 2023), through the ``msclap`` package.
+"""`clap`: MS-CLAP (Microsoft's CLAP), through the ``msclap`` package.
+
+``version = "2022"`` is the original CLAP of Elizalde et al. (ICASSP 2023:
+CNN14 and BERT, 5 s windows); ``"2023"`` (msclap's default and ours) is the
+later HTSAT and GPT-2 model with 7 s windows (microsoft/CLAP e8a6467).
 
 Model rules followed here:
 
@@ -44,6 +48,12 @@ class MsClapAdapter(ClapAdapter):
         **CLAP_SETTINGS,
     )
     IDENTITY_KEYS = ("version", "weights")
+    OFFICIAL_TEMPLATE = "this is a sound of {name}"  # msclap's zero-shot example: "this is a sound of " + label (e8a6467)
+    WINDOWS = {"2022": 5.0, "2023": 7.0}  # msclap's config `duration` per version
+
+    @classmethod
+    def window_of(cls, values) -> float:
+        return cls.WINDOWS[values["version"]]
 
     @classmethod
     def check_settings(cls, settings, workers: int = 1) -> None:

@@ -3,10 +3,14 @@
 Paper, sec. 3: audio and class labels are embedded separately, and the
 confidences are the softmax over the scenes (ASC) or the sigmoid per event
 class (AT) of the cosine similarity between the clip's embedding and each class
-text's. The class texts are the taxonomy's display names put into
-``scene_template`` / ``event_template`` (default ``"{name}"``: the label
-itself, as the paper describes; ``"the sound of {name}"`` is a common
-alternative). CLAP models do no ASR and follow no instructions: they declare
+text's. The class texts are the class names put into a template:
+``templates = "paper"`` (default) is the bare name, as the paper says "the
+audio and class labels are encoded"; ``"official"`` is each model's own
+zero-shot template (`ClapAdapter.OFFICIAL_TEMPLATE`); ``scene_template`` /
+``event_template`` replace either. The names are the taxonomy's, those language
+models are scored against; ``class_names = "paper"`` embeds the paper's names
+where they differ (``clap_name`` in the taxonomy, e.g. "restaurant"), for CLAP
+only. CLAP models do no ASR and follow no instructions: they declare
 ASC and AT in independent mode only, and every other case is skipped with
 that reason.
 
@@ -32,11 +36,17 @@ from sseu_harness.errors import ConfigError
 from sseu_harness.models.settings import Setting
 from sseu_harness.spec.taxonomy import load_taxonomy
 
+PAPER_TEMPLATE = "{name}"  # "the audio and class labels are encoded separately" (paper, sec. 4)
+
 CLAP_SETTINGS = dict(
     batch_size=Setting("pos_int", 16, help="clips per forward pass"),
     crop=Setting("str", "center", choices=CROPS, help="which window of a longer clip is heard"),
-    scene_template=Setting("str", "{name}", help="text embedded for each scene"),
-    event_template=Setting("str", "{name}", help="text embedded for each event class"),
+    templates=Setting("str", "paper", choices=("paper", "official"),
+                      help="paper: the bare class name; official: the model's own zero-shot template"),
+    class_names=Setting("str", "taxonomy", choices=("taxonomy", "paper"),
+                        help="taxonomy: the names answers are scored against; paper: the paper's names (CLAP only)"),
+    scene_template=Setting("str", None, help="text embedded for each scene (replaces the preset's)"),
+    event_template=Setting("str", None, help="text embedded for each event class (replaces the preset's)"),
 )
 
 
@@ -71,6 +81,13 @@ class ClapAdapter(InProcessModel, Adapter):
     deterministic = True  # with the default centre crop
     text_model = False
     window_seconds: float = 10.0  # what the model hears at once
+    OFFICIAL_TEMPLATE = PAPER_TEMPLATE  # the model's own zero-shot template, cited where a subclass sets it
+
+    @classmethod
+    def templates_of(cls, values: Mapping[str, Any]) -> tuple[str, str]:
+        """(scene template, event template): the preset's, each replaced by its setting when given."""
+        preset = cls.OFFICIAL_TEMPLATE if values["templates"] == "official" else PAPER_TEMPLATE
+        return values["scene_template"] or preset, values["event_template"] or preset
 
     @classmethod
     def serve_hint(cls) -> str:
@@ -79,10 +96,17 @@ class ClapAdapter(InProcessModel, Adapter):
     @classmethod
     def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         out = super().describe(values)
-        out.update(crop=values["crop"], scene_template=values["scene_template"],
-                   event_template=values["event_template"], window_seconds=cls.window_seconds,
-                   deterministic=values["crop"] != "seeded")
+        scene_template, event_template = cls.templates_of(values)
+        out.update(crop=values["crop"], scene_template=scene_template, event_template=event_template,
+                   window_seconds=cls.window_of(values), deterministic=values["crop"] != "seeded")
+        if values["class_names"] != "taxonomy":
+            out["class_names"] = values["class_names"]
         return out
+
+    @classmethod
+    def window_of(cls, values: Mapping[str, Any]) -> float:
+        """Seconds heard at once, as known from the settings (before the model loads)."""
+        return cls.window_seconds
 
     def prepare(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """What every CLAP adapter does before loading its model: settings, class texts, device, torch."""
@@ -94,12 +118,15 @@ class ClapAdapter(InProcessModel, Adapter):
         return values
 
     def setup_classes(self, values: Mapping[str, Any]) -> None:
-        for key in ("scene_template", "event_template"):
-            if "{name}" not in values[key]:
-                raise ConfigError(f"model {self.name}: {key} must contain {{name}}, got {values[key]!r}")
+        templates = dict(zip(("scene_template", "event_template"), self.templates_of(values)))
+        for key, template in templates.items():
+            if "{name}" not in template:
+                raise ConfigError(f"model {self.name}: {key} must contain {{name}}, got {template!r}")
         taxonomy = load_taxonomy()
-        self.scene_texts = [values["scene_template"].format(name=s.name) for s in taxonomy.scenes]
-        self.event_texts = [values["event_template"].format(name=e.name) for e in taxonomy.events]
+        paper = values["class_names"] == "paper"
+        name = lambda label: (label.clap_name or label.name) if paper else label.name  # noqa: E731
+        self.scene_texts = [templates["scene_template"].format(name=name(s)) for s in taxonomy.scenes]
+        self.event_texts = [templates["event_template"].format(name=name(e)) for e in taxonomy.events]
         self.crop_mode = values["crop"]
         self.deterministic = self.crop_mode != "seeded"
         self.batch_size = values["batch_size"]

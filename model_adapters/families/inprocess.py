@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
-from model_adapters.families.text import decoding_summary
+from model_adapters.families.text import GREEDY, decoding_summary
 from model_adapters.utils.devices import check_workers_fit
 from model_adapters.utils.hub import check_hub_weights, check_local_folder, looks_local
 from sseu_harness.models.settings import Schema
@@ -29,10 +29,21 @@ def folder_fingerprint(folder: Path) -> str:
     return hashlib.sha256("\n".join(entries).encode("utf-8")).hexdigest()[:16]
 
 
-def file_fingerprint(path: Path) -> str:
-    """A cheap fingerprint of one weights file: its name, size and time (not its bytes: checkpoints are GBs)."""
-    stat = path.stat()
-    return hashlib.sha256(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode("utf-8")).hexdigest()[:16]
+def file_fingerprint(path: Path, edge: int = 1 << 20) -> str:
+    """A cheap fingerprint of one checkpoint file: its size and its first and last MiB.
+
+    Checkpoints of one architecture share their size, not their weights;
+    reading the ends costs milliseconds where hashing gigabytes costs
+    seconds, and unlike a file time it is the same on every copy.
+    """
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode("ascii"))
+    with path.open("rb") as handle:
+        digest.update(handle.read(edge))
+        if size > edge:
+            handle.seek(max(size - edge, edge))
+            digest.update(handle.read(edge))
+    return digest.hexdigest()[:16]
 
 
 def files_fingerprint(values: Mapping[str, Any]) -> dict[str, str]:
@@ -96,7 +107,7 @@ class InProcessModel:
             out["model"] = str(Path(out["model"]).resolve())
             out["model_files"] = folder_fingerprint(Path(out["model"]))
         if cls.text_model:
-            out.update(decoding_summary(values))
+            out.update(decoding_summary(values, getattr(cls, "RECIPE", GREEDY)))
         else:
             out["deterministic"] = True
         return out

@@ -4,7 +4,12 @@ Each clip goes out as one chat request: a user message whose content is the
 prompt as a ``text`` part and the clip as an ``input_audio`` part (base64 WAV,
 16-bit PCM at `sample_rate`, the format vLLM and OpenAI's audio models accept).
 Decoding is explicit: ``temperature`` 0 (greedy) and ``max_tokens`` per mode by
-default; with a temperature above 0 the run seed goes out as ``seed``.
+default; with a temperature above 0 the run seed goes out as ``seed``;
+``top_k``, ``repetition_penalty`` and ``min_tokens`` (vLLM's sampling fields,
+which OpenAI's client sends through ``extra_body``) go out when set. With
+``decoding = "model"`` an adapter sends its model's recipe, or, where the
+recipe is the server's (a generic vLLM endpoint, `ChatAdapter.RECIPE`), no
+sampling field at all, so vLLM applies the weights' ``generation_config.json``.
 ``modalities: ["text"]`` is sent only when configured (OpenAI's audio models
 want it). Requests run `concurrency` at a time with the client's retries; in a
 benchmark session the harness streams them (one clip per call, `concurrency`
@@ -29,7 +34,7 @@ import json
 import os
 from typing import Any, Mapping
 
-from model_adapters.families.text import (DECODING_SETTINGS, DEFAULT_MAX_NEW_TOKENS, Decoding, TextAdapter,
+from model_adapters.families.text import (DECODING_SETTINGS, DEFAULT_MAX_NEW_TOKENS, Decoding, Recipe, TextAdapter,
                                           decoding_summary)
 from model_adapters.utils.audio import cut, wav_bytes
 from model_adapters.utils.openai_chat import (ChatClient, encode_body, public_url, public_url_or_raw, public_urls,
@@ -99,6 +104,8 @@ class ChatAdapter(TextAdapter):
     settings: dict = {}
     SETTINGS: Schema = ENDPOINT_SETTINGS
     default_api_model: str | None = None
+    # vLLM's default: "generation_config" = "auto" applies the weights' generation_config.json to what a request leaves out
+    RECIPE = Recipe("the server's default (vLLM: the weights' generation_config.json)", deferred=True)
 
     def __init__(self, **settings: Any) -> None:
         values = self.resolve(settings)
@@ -176,7 +183,7 @@ class ChatAdapter(TextAdapter):
     def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         out = {k: values.get(k) for k in _IDENTITY_KEYS if values.get(k) is not None}
         out["base_url"] = public_urls(values["base_url"])  # one URL: as before; replicas: all, in order
-        out.update(decoding_summary(values))
+        out.update(decoding_summary(values, cls.RECIPE))
         return out
 
     @classmethod
@@ -248,14 +255,16 @@ class ChatAdapter(TextAdapter):
         chunks = [audio[i : i + step] for i in range(0, max(audio.shape[0], 1), max(step, 1))] or [audio]
         return [base64.b64encode(wav_bytes(c, self.sample_rate, v["wav_subtype"])) for c in chunks]
 
-    def messages(self, prompt: str, audio_data: list[str]) -> list[dict[str, Any]]:
+    def messages(self, request: Request, audio_data: list[str]) -> list[dict[str, Any]]:
+        """The chat: a system message (the setting, else the prompt set's for this task), then the clip's turn."""
         v = self.values
         audio = [{"type": "input_audio", "input_audio": {"data": data, "format": "wav"}} for data in audio_data]
-        text = [{"type": "text", "text": prompt}] if prompt else []
+        text = [{"type": "text", "text": request.prompt}] if request.prompt else []
         content = audio + text if v["audio_first"] else text + audio
         messages: list[dict[str, Any]] = []
-        if v["system_prompt"]:
-            messages.append({"role": "system", "content": v["system_prompt"]})
+        system = v["system_prompt"] or request.system
+        if system:
+            messages.append({"role": "system", "content": system})
         messages.append({"role": v["user_role"], "content": content})
         return messages
 
@@ -264,16 +273,18 @@ class ChatAdapter(TextAdapter):
         v = self.values
         if audio_data is None:
             audio_data = [c.decode("ascii") for c in self.audio_base64(request.audio)]
-        payload: dict[str, Any] = {
-            "model": self.api_model,
-            "messages": self.messages(request.prompt, audio_data),
-            "temperature": decoding.temperature,
-            v["max_tokens_field"]: decoding.max_new_tokens,
-        }
+        payload: dict[str, Any] = {"model": self.api_model, "messages": self.messages(request, audio_data)}
+        if not decoding.from_model:  # else the server applies its own (vLLM: the weights' generation_config.json)
+            payload["temperature"] = decoding.temperature
+        payload[v["max_tokens_field"]] = decoding.max_new_tokens
         if not decoding.greedy:
             payload["seed"] = int(decoding.seed or 0)
             if decoding.top_p is not None:
                 payload["top_p"] = decoding.top_p
+        for field, value in (("top_k", decoding.top_k), ("repetition_penalty", decoding.repetition_penalty),
+                             ("min_tokens", decoding.min_new_tokens)):
+            if value is not None:
+                payload[field] = value
         if v["modalities"]:
             payload["modalities"] = list(v["modalities"])
         if v["extra_body"]:

@@ -26,7 +26,11 @@ Model rules followed here:
   they are installed at, so stored answers do not depend on where a package
   lives. The hash is computed once per process.
 - Deterministic on a CPU: temperature 0 gives the same text across runs,
-  clip orders, processes and thread counts (tested). Clips are transcribed one
+  clip orders, processes and thread counts (tested), but not across CPUs:
+  CTranslate2 picks its kernels by instruction set, and int8 results differ
+  with it (an AVX-512 VNNI machine gives other WERs than an AVX2 one, FACTS.md).
+  The identity records the CTranslate2 version and the instruction set
+  (`runtime`), so answers of one machine are not reused on another. Clips are transcribed one
   at a time: faster-whisper's batching (``BatchedInferencePipeline``) batches
   the 30 s chunks of one file, so a clip shorter than 30 s gains nothing, and
   it needs the VAD or clip timestamps to cut chunks.
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -119,6 +124,7 @@ class FasterWhisperAdapter(InProcessModel, Adapter):
         out: dict[str, Any] = {k: values.get(k) for k in cls.IDENTITY_KEYS if values.get(k) is not None}
         out.update(weights(values["model"]))
         out.update(DECODING)
+        out.update(runtime())
         out["deterministic"] = True
         return out
 
@@ -163,6 +169,32 @@ class FasterWhisperAdapter(InProcessModel, Adapter):
 
     def close(self) -> None:
         self.model = None
+
+
+# CTranslate2 dispatches its CPU kernels by instruction set (CT2_FORCE_CPU_ISA overrides the choice), and its
+# int8 matrix products use VNNI (AVX-512 or AVX) where the CPU has it: both change int8 transcripts.
+_ISAS = (("AVX512", "avx512f"), ("AVX2", "avx2"), ("AVX", "avx"))
+_INT8_EXTENSIONS = (("VNNI", "avx512_vnni"), ("AVX-VNNI", "avx_vnni"), ("AMX-INT8", "amx_int8"))
+
+
+def runtime() -> dict[str, str]:
+    """What makes CTranslate2's numbers machine-dependent: its version and the CPU's instruction set."""
+    try:
+        version = metadata.version("ctranslate2")
+    except metadata.PackageNotFoundError:
+        version = "not installed"
+    return {"ctranslate2": version, "cpu_isa": cpu_isa()}
+
+
+def cpu_isa(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The instruction set CTranslate2 runs on, e.g. ``AVX512+VNNI`` (from /proc/cpuinfo; else the machine type)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return os.environ.get("CT2_FORCE_CPU_ISA") or platform.machine() or "unknown"
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    isa = os.environ.get("CT2_FORCE_CPU_ISA") or next((name for name, flag in _ISAS if flag in flags), "GENERIC")
+    return "+".join([isa, *(name for name, flag in _INT8_EXTENSIONS if flag in flags)])
 
 
 def default_threads() -> int:

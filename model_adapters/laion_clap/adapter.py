@@ -7,9 +7,12 @@ Model rules followed here:
   or random chunks (``fusion``); the adapter crops first, deterministically
   (centre by default, see `model_adapters.families.clap`), so the extractor
   never draws. Shorter clips are repeat-padded by the extractor (``repeatpad``).
-- Features are extracted clip by clip: for fusion models the extractor marks
-  a random clip of a batch as "longer" when none is; one at a time it is
-  always that clip, so scores do not depend on batching.
+- Features are extracted clip by clip, and every clip is passed as not
+  "longer" (``is_longer`` False): after our crop no clip exceeds the window,
+  and laion_clap's own evaluation never fuses clips of 10 s or less
+  (LAION-AI/CLAP 1fd4c37), while transformers' extractor marks a random clip
+  of a batch "longer" when none is (a lone clip always), which would run a
+  fusion checkpoint's fusion branch.
 - Scores: softmax over the cosine similarity to the 6 scene texts (ASC),
   sigmoid of the cosine to the 18 event texts (AT), paper sec. 3.
 
@@ -45,6 +48,7 @@ class LaionClapAdapter(ClapAdapter):
     SETTINGS = Schema(**{**LOAD_SETTINGS, "dtype": Setting("str", "float32", choices=("float32", "float16", "bfloat16", "auto"))},
                       **CLAP_SETTINGS)
     IDENTITY_KEYS = ("model", "revision", "dtype")
+    OFFICIAL_TEMPLATE = "This is a sound of {name}."  # laion_clap's zero-shot text (LAION-AI/CLAP 1fd4c37)
 
     def __init__(self, **settings: Any) -> None:
         values = self.prepare(settings)
@@ -65,7 +69,7 @@ class LaionClapAdapter(ClapAdapter):
         extractor = self.processor.feature_extractor
         feats = [extractor(w, sampling_rate=self.sample_rate, return_tensors="pt") for w in windows]
         features = torch.cat([f["input_features"] for f in feats]).to(self.device, self.dtype)
-        is_longer = torch.cat([f["is_longer"] for f in feats]).to(self.device)
+        is_longer = torch.zeros(len(windows), 1, dtype=torch.bool, device=self.device)  # cropped: none is longer
         with torch.inference_mode():
             out = self.model.get_audio_features(input_features=features, is_longer=is_longer)
         return _embedding(out).float().cpu().numpy()

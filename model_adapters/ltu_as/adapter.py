@@ -47,7 +47,7 @@ import numpy as np
 
 from model_adapters.families.inprocess import InProcessModel
 from model_adapters.families.served import ServedModelAdapter
-from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter
+from model_adapters.families.text import DECODING_SETTINGS, Decoding, Recipe, TextAdapter
 from model_adapters.utils.audio import TempWavs, cut
 from model_adapters.utils.devices import choose_device
 from model_adapters.utils.imports import require
@@ -67,6 +67,10 @@ _THANKS = sorted((case(phrase) + end for phrase in ("thanks for watching", "than
                  key=len, reverse=True)
 _THANKS_PATTERN = re.compile("|".join(re.escape(v) for v in _THANKS))
 
+# YuanGongND/ltu 2002aad, src/ltu_as/inference_gradio.py and inference_batch.py: always sampled so
+INFERENCE_SCRIPTS = Recipe("LTU-AS inference scripts (YuanGongND/ltu 2002aad, src/ltu_as/inference_batch.py)",
+                           {"temperature": 0.1, "top_p": 0.95, "top_k": 500, "repetition_penalty": 1.1})
+
 
 class LtuAsAdapter(ServedModelAdapter):
     """The client side: LTU-AS behind our model server."""
@@ -77,6 +81,7 @@ class LtuAsAdapter(ServedModelAdapter):
     default_api_model = "ltu-as"
     default_model_path = "../../pretrained_mdls/ltuas_long_noqa_a6.bin --set repo=/path/to/ltu/src/ltu_as"
     environment = "Python 3.10, torch 1.13, LTU-AS's forked transformers and peft"
+    RECIPE = INFERENCE_SCRIPTS
 
 
 def block_mean(features: np.ndarray, size: int = POOL) -> np.ndarray:
@@ -132,13 +137,16 @@ def generation_settings(decoding: Decoding, repetition_penalty: float) -> dict[s
     token. Sampling among the single most likely token is greedy decoding;
     temperature and top_p stay neutral then (the fork warps only when they differ from 1).
     """
-    settings: dict[str, Any] = dict(do_sample=True, num_beams=1, repetition_penalty=repetition_penalty,
+    settings: dict[str, Any] = dict(do_sample=True, num_beams=1,
+                                    repetition_penalty=decoding.repetition_penalty or repetition_penalty,
                                     max_new_tokens=decoding.max_new_tokens, bos_token_id=1, eos_token_id=2,
                                     pad_token_id=0)
+    if decoding.min_new_tokens is not None:
+        settings.update(min_new_tokens=decoding.min_new_tokens)
     if decoding.greedy:
         settings.update(top_k=1, temperature=1.0, top_p=1.0)
-    else:
-        settings.update(temperature=decoding.temperature, top_p=decoding.top_p or 1.0)
+    else:  # top_k 0: no cut unless asked (transformers' own default would be 50)
+        settings.update(temperature=decoding.temperature, top_p=decoding.top_p or 1.0, top_k=decoding.top_k or 0)
     return settings
 
 
@@ -160,6 +168,7 @@ class LtuAsNative(InProcessModel, TextAdapter):
         device=Setting("str", "auto"),
     )
     IDENTITY_KEYS = ("model", "eval_mode", "repetition_penalty", "prompt_template", "whisper_at_model")
+    RECIPE = INFERENCE_SCRIPTS
 
     @classmethod
     def serve_hint(cls) -> str:

@@ -14,7 +14,10 @@ Model rules followed here:
   zero-shot classification does.
 - Scores: softmax over the cosine to the scene texts (ASC), sigmoid of the
   cosine to the event texts (AT), paper sec. 3.
-- Its Sparsemax allocates on CUDA: it needs a GPU (about 2 GB).
+- Its Sparsemax allocates on ``'cuda'``, the current device: it needs a GPU
+  (about 2 GB), and the adapter makes its device the current one.
+- The identity records the inference config (path and content hash) and a
+  fingerprint of the checkpoint file (name, size, time).
 
 Not installable here: this adapter has run only against a stand-in repository
 that mimics the ASE API (``tests/test_adapter_clap_family.py``).
@@ -22,6 +25,7 @@ that mimics the ASE API (``tests/test_adapter_clap_family.py``).
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from model_adapters.families.clap import CLAP_SETTINGS, ClapAdapter
+from model_adapters.families.inprocess import file_fingerprint
 from model_adapters.utils.imports import require
 from sseu_harness.errors import ConfigError
 from sseu_harness.models.settings import Schema, Setting
@@ -49,6 +54,25 @@ class MgaClapAdapter(ClapAdapter):
         **CLAP_SETTINGS,
     )
     IDENTITY_KEYS = ("model",)
+    OFFICIAL_TEMPLATE = "{name} can be heard"  # its zero-shot scripts' text (Ming-er/MGA-CLAP 48ca5a5)
+
+    @classmethod
+    def config_path(cls, values) -> Path | None:
+        if values["config"]:
+            return Path(values["config"])
+        return Path(values["repo"]) / "settings" / "inference_example.yaml" if values["repo"] else None
+
+    @classmethod
+    def describe(cls, values) -> dict[str, Any]:
+        out = super().describe(values)
+        config = cls.config_path(values)
+        if config is not None:
+            out["config"] = str(config.resolve())
+            if config.is_file():
+                out["config_sha256"] = hashlib.sha256(config.read_bytes()).hexdigest()[:16]
+        if values["model"] and Path(values["model"]).is_file():
+            out["model_file"] = file_fingerprint(Path(values["model"]))
+        return out
 
     @classmethod
     def serve_hint(cls) -> str:
@@ -76,10 +100,11 @@ class MgaClapAdapter(ClapAdapter):
         if repo not in sys.path:
             sys.path.insert(0, repo)
         ase = require("models.ase_model", self.name, f"git clone {REPO} and set repo to its folder")
-        config_path = values["config"] or str(Path(repo) / "settings" / "inference_example.yaml")
-        with open(config_path, encoding="utf-8") as handle:
+        with open(self.config_path(values), encoding="utf-8") as handle:
             config = yaml.safe_load(handle)
         config["device"] = self.device
+        if self.device.startswith("cuda"):
+            self.torch.cuda.set_device(self.device)  # its Sparsemax allocates on 'cuda', the current device
         self.sample_rate = int(config.get("audio_args", {}).get("sr", self.sample_rate))
         self.window_seconds = float(config.get("audio_args", {}).get("max_length", self.window_seconds))
         self.model = ase.ASE(config)

@@ -12,9 +12,12 @@ Model rules followed here:
 - Batches are left-padded; greedy decoding with an explicit ``max_new_tokens``
   (256 independent / 256 joint / 1024 CoT by default), no repetition penalty;
   only the new tokens are decoded. The model's sampling defaults in its
-  ``generation_config.json`` are not used.
-- ASR uses the prompt set's ``[overrides.qwen2-audio]`` instruction, the terse
-  form the model was trained on.
+  ``generation_config.json`` are used only with ``decoding = "model"``: the
+  model card calls ``generate(**inputs, max_length=256)``, which inherits them
+  (QwenLM/Qwen2-Audio 595360e, README.md), so they are read from the loaded
+  weights at load time and recorded in ``settings["recipe_values"]``.
+- ASR uses the prompt set's ``[overrides.qwen2-audio]`` instruction, the one of
+  Qwen2-Audio's own LibriSpeech evaluation (``eval_audio/evaluate_asr.py``).
 
 GPU memory: about 17 GB of weights in bfloat16, 20-24 GB with batch 8.
 vLLM serves the same model natively (see README, Models).
@@ -25,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from model_adapters.families.inprocess import InProcessModel
-from model_adapters.families.text import DECODING_SETTINGS, Decoding, TextAdapter
+from model_adapters.families.text import DECODING_SETTINGS, Decoding, Recipe, TextAdapter
 from model_adapters.utils.audio import cut
 from model_adapters.utils.devices import choose_device
 from model_adapters.utils.hf_generation import (
@@ -35,6 +38,7 @@ from model_adapters.utils.hf_generation import (
     left_padding,
     loaded_revision,
     pretrained_kwargs,
+    recipe_of,
     resolved_dtype_name,
     torch_dtype,
 )
@@ -51,6 +55,7 @@ class Qwen2AudioAdapter(InProcessModel, TextAdapter):
     sample_rate = 16_000
     batch_size = 8
     deterministic = True  # greedy by default
+    takes_system_prompt = True  # a served client's system message replaces the template's default
     default_model = "Qwen/Qwen2-Audio-7B-Instruct"
     HUB_FILE = "config.json"
     SETTINGS = DECODING_SETTINGS.extend(
@@ -59,6 +64,8 @@ class Qwen2AudioAdapter(InProcessModel, TextAdapter):
         max_audio_seconds=Setting("pos", MAX_SECONDS, help="cut clips to their first N s (at most 30)"),
     )
     IDENTITY_KEYS = ("model", "revision", "dtype", "max_audio_seconds")
+    # the Instruct model card's generate() inherits generation_config.json (QwenLM/Qwen2-Audio 595360e, README.md)
+    RECIPE = Recipe("generation_config.json of the loaded weights", deferred=True)
 
     def __init__(self, **settings: Any) -> None:
         values = self.resolve(settings)
@@ -81,16 +88,23 @@ class Qwen2AudioAdapter(InProcessModel, TextAdapter):
         self.dtype = dtype
         self.settings = {**self.describe(values), "resolved_dtype": resolved_dtype_name(values["dtype"], self.device),
                          "commit": loaded_revision(self.model)}
+        if values["decoding"] == "model":
+            recipe = recipe_of(self.model)
+            self.setup_decoding(values, recipe)
+            self.settings["recipe_values"] = dict(recipe.values)
 
-    def chat(self, prompt: str) -> str:
+    def chat(self, prompt: str, system: str | None = None) -> str:
+        """The ChatML text: the template's default system turn unless one is given, the clip, then the prompt."""
         conversation = [{"role": "user", "content": [
             {"type": "audio", "audio_url": "clip.wav"},  # a placeholder: the waveform goes to the processor
             {"type": "text", "text": prompt},
         ]}]
+        if system:
+            conversation.insert(0, {"role": "system", "content": system})
         return self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
 
     def inputs(self, requests: list[Request]) -> Any:
-        texts = [self.chat(r.prompt) for r in requests]
+        texts = [self.chat(r.prompt, r.system) for r in requests]
         audios = [cut(r.audio, self.sample_rate, self.values["max_audio_seconds"]) for r in requests]
         inputs = self.processor(text=texts, audio=audios, sampling_rate=self.sample_rate, return_tensors="pt",
                                 padding=True)

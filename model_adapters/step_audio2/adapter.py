@@ -3,10 +3,17 @@
 With a base URL (``--sseu-base-url`` / ``base_url``) it talks to StepFun's vLLM
 build (``stepfun2025/vllm:step-audio-2-v20250909``, served model name
 ``step-audio-2-mini``) the way StepFun's own ``stepaudio2vllm.py`` client does:
-a system turn ("You are a helpful assistant."), a ``human`` turn with the clip
-as 16-bit 16 kHz WAV ``input_audio`` parts of at most 25 s each, then the
-prompt as text (audio first), greedy (``temperature`` 0) with explicit
-``max_tokens``.
+a system turn, a ``human`` turn with the clip as 16-bit 16 kHz WAV
+``input_audio`` parts of at most 25 s each, then the prompt as text (audio
+first), greedy (``temperature`` 0) with explicit ``max_tokens``.
+
+The system turn is StepFun's per task (stepfun-ai/Step-Audio2 7c58630,
+``examples.py``): the prompt set's ``[system.step-audio2]`` table. ASR puts
+"请记录下你所听到的语音内容。" in the system turn and sends the audio alone (the
+prompt set's ASR override is empty); the understanding tasks use StepFun's
+audio-analysis system prompt with our instruction. The ``system_prompt``
+setting replaces it for every task. ``decoding = "model"`` is StepFun's chat
+sampling (`RECIPE`).
 
 Without a base URL it runs the native class ``stepaudio2.StepAudio2`` from a
 clone of the repository (``repo``), with weights from ``model``
@@ -28,7 +35,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from model_adapters.families.served import ENDPOINT_SETTINGS, ChatAdapter
-from model_adapters.families.text import Decoding, TextAdapter, decoding_summary
+from model_adapters.families.text import Decoding, Recipe, TextAdapter, decoding_summary
 from model_adapters.utils.audio import TempWavs
 from model_adapters.utils.devices import check_workers_fit, choose_device
 from model_adapters.utils.imports import check_importable, require
@@ -37,7 +44,9 @@ from sseu_harness.adapter import Request
 from sseu_harness.models.settings import Setting
 
 REPO = "https://github.com/stepfun-ai/Step-Audio2"
-SYSTEM_PROMPT = "You are a helpful assistant."
+# stepfun-ai/Step-Audio2 7c58630, examples.py and examples-vllm.py: the chat examples sample so
+STEPFUN_CHAT = Recipe("StepFun's chat sampling (stepfun-ai/Step-Audio2 7c58630, examples.py)",
+                      {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.05})
 CHUNK_SECONDS = 25.0
 NATIVE_INSTALL = (f"git clone {REPO} and set repo to its folder and model to Step-Audio-2-mini "
                   "(transformers==4.49, in its own environment), or give --sseu-base-url of StepFun's vLLM")
@@ -48,6 +57,7 @@ class _Endpoint(ChatAdapter):
 
     name = "step-audio2"
     default_api_model = "step-audio-2-mini"
+    RECIPE = STEPFUN_CHAT
 
     @classmethod
     def env_base_url(cls) -> str | None:
@@ -58,8 +68,7 @@ class _Endpoint(ChatAdapter):
         return None
 
 
-_ENDPOINT_DEFAULTS = {"user_role": "human", "audio_first": True, "system_prompt": SYSTEM_PROMPT,
-                      "audio_chunk_seconds": CHUNK_SECONDS}
+_ENDPOINT_DEFAULTS = {"user_role": "human", "audio_first": True, "audio_chunk_seconds": CHUNK_SECONDS}
 
 
 class StepAudio2Adapter(TextAdapter):
@@ -67,13 +76,15 @@ class StepAudio2Adapter(TextAdapter):
     sample_rate = 16_000
     batch_size = 1
     deterministic = True
+    takes_system_prompt = True  # served natively: the prompt set's system turn reaches StepAudio2
+    RECIPE = STEPFUN_CHAT
     SETTINGS = ENDPOINT_SETTINGS.extend(
         model=Setting("str", None, help="native: folder of the Step-Audio-2-mini weights"),
         repo=Setting("str", None, help=f"native: folder of a clone of {REPO}"),
         device=Setting("str", "auto", help="native: auto, cuda or cuda:N"),
         user_role=Setting("str", "human"),
         audio_first=Setting("bool", True),
-        system_prompt=Setting("str", SYSTEM_PROMPT),
+        system_prompt=Setting("str", None, help="replaces the prompt set's per-task system turn"),
         audio_chunk_seconds=Setting("pos", CHUNK_SECONDS),
     )
 
@@ -99,8 +110,10 @@ class StepAudio2Adapter(TextAdapter):
     def describe(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         if cls.endpoint_mode(values):
             return {"backend": "endpoint", **_Endpoint.describe(_Endpoint.resolve(_endpoint_settings(values)))}
-        out = {"backend": "native", "model": values.get("model"), "system_prompt": values["system_prompt"]}
-        out.update(decoding_summary(values))
+        out = {"backend": "native", "model": values.get("model")}
+        if values["system_prompt"]:
+            out["system_prompt"] = values["system_prompt"]
+        out.update(decoding_summary(values, cls.RECIPE))
         return out
 
     @classmethod
@@ -158,16 +171,23 @@ class StepAudio2Adapter(TextAdapter):
         content: list[dict[str, Any]] = [{"type": "audio", "audio": path}]
         if request.prompt:
             content.append({"type": "text", "text": request.prompt})
+        system = self.values["system_prompt"] or request.system
         messages = [
-            {"role": "system", "content": self.values["system_prompt"]},
+            *([{"role": "system", "content": system}] if system else []),
             {"role": "human", "content": content},
             {"role": "assistant", "content": None},
         ]
         kwargs: dict[str, Any] = {"max_new_tokens": decoding.max_new_tokens, "do_sample": not decoding.greedy}
+        if decoding.repetition_penalty is not None:
+            kwargs["repetition_penalty"] = decoding.repetition_penalty
+        if decoding.min_new_tokens is not None:
+            kwargs["min_new_tokens"] = decoding.min_new_tokens
         if not decoding.greedy:
             kwargs["temperature"] = decoding.temperature
             if decoding.top_p is not None:
                 kwargs["top_p"] = decoding.top_p
+            if decoding.top_k is not None:
+                kwargs["top_k"] = decoding.top_k
             self.torch.manual_seed(int(decoding.seed or 0))
         try:
             _, text, _ = self.model(messages, **kwargs)

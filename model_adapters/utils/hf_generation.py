@@ -4,15 +4,16 @@ Batches are left-padded (the prompt ends where generation starts for every
 row) and attention-masked, so under greedy decoding a clip's answer does not
 depend on its batch (``tests/unit/test_adapter_qwen2_audio.py`` proves it on a tiny
 model). Decoding is set explicitly on every call: greedy unless a temperature
-is given, an explicit ``max_new_tokens``, no repetition penalty; the model's
-own ``generation_config.json`` sampling defaults are not used.
+is given, an explicit ``max_new_tokens``, no repetition penalty unless set; the
+model's own ``generation_config.json`` sampling values are used only with
+``decoding = "model"`` (`recipe_of`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from model_adapters.families.text import Decoding
+from model_adapters.families.text import Decoding, Recipe
 from model_adapters.utils.imports import require
 from sseu_harness.errors import ConfigError
 from sseu_harness.models.settings import Setting
@@ -63,26 +64,47 @@ def generation_config(decoding: Decoding, pad_token_id: int | None, eos_token_id
 
     Every value that shapes the answer is set, so the model's own
     ``generation_config.json`` (Qwen2-Audio-Instruct ships sampling defaults and
-    a repetition penalty) cannot slip in: transformers fills only the values
-    left unset. Neutral values are written out rather than left unset.
+    a repetition penalty) cannot slip in unasked: transformers fills only the
+    values left unset. Neutral values are written out rather than left unset;
+    ``decoding = "model"`` asks for the weights' values by passing them here.
     """
     transformers = require("transformers", "transformers models", "pip install transformers")
+    sample = not decoding.greedy
     kwargs: dict[str, Any] = {
         "max_new_tokens": decoding.max_new_tokens,
+        "min_new_tokens": decoding.min_new_tokens or 0,
         "num_beams": 1,
-        "repetition_penalty": 1.0,
+        "repetition_penalty": decoding.repetition_penalty or 1.0,
         "no_repeat_ngram_size": 0,
         "length_penalty": 1.0,
-        "do_sample": not decoding.greedy,
-        "temperature": 1.0 if decoding.greedy else decoding.temperature,
-        "top_p": 1.0 if decoding.greedy or decoding.top_p is None else decoding.top_p,
-        "top_k": 50 if decoding.greedy else 0,
+        "do_sample": sample,
+        "temperature": decoding.temperature if sample else 1.0,
+        "top_p": decoding.top_p if sample and decoding.top_p is not None else 1.0,
+        "top_k": (decoding.top_k or 0) if sample else 50,  # 0: no top-k cut
     }
     if pad_token_id is not None:
         kwargs["pad_token_id"] = pad_token_id
     if eos_token_id is not None:
         kwargs["eos_token_id"] = eos_token_id
     return transformers.GenerationConfig(**kwargs)
+
+
+def recipe_of(model: Any) -> Recipe:
+    """The sampling values of the loaded weights' ``generation_config.json`` (``decoding = "model"``).
+
+    Read at load time, not copied into our code: a new revision of the
+    weights brings its own. Values the file leaves out are transformers'
+    defaults, as ``generate`` would use them.
+    """
+    config = model.generation_config
+    values: dict[str, Any] = {"temperature": float(config.temperature or 1.0) if config.do_sample else 0.0}
+    if config.do_sample:
+        values.update(top_p=config.top_p, top_k=config.top_k)
+    if config.repetition_penalty not in (None, 1.0):
+        values["repetition_penalty"] = float(config.repetition_penalty)
+    if getattr(config, "min_new_tokens", None):
+        values["min_new_tokens"] = int(config.min_new_tokens)
+    return Recipe("generation_config.json of the loaded weights", values)
 
 
 def generate_new_tokens(model: Any, inputs: dict, decoding: Decoding, pad_token_id: int | None,

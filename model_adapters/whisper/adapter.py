@@ -74,7 +74,6 @@ class WhisperAdapter(InProcessModel, TextAdapter):
             raise ConfigError(f"model {self.name}: max_new_tokens is at most 440 (448 minus the task tokens)")
         self.values = values
         self.max_new_tokens = values["max_new_tokens"]
-        self.temperature, self.top_p = 0.0, None
         self.batch_size = values["batch_size"]
         self.device = choose_device(self.name, values["device"], self.serve_hint())
         self.torch = require("torch", self.name, "pip install torch")

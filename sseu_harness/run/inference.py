@@ -24,6 +24,7 @@ from sseu_harness.redaction import failure_reason
 from sseu_harness.run.pipeline import Job, Pipeline
 from sseu_harness.run.store import PredictionStore, answer_key, canonical_json
 from sseu_harness.spec.cases import Case
+from sseu_harness.spec.prompts import hashed
 
 Progress = Callable[[int, int], None]
 
@@ -103,9 +104,10 @@ class AnswerSource:
         }
 
     def _prompt_hash(self, prompt: str) -> str:
-        if prompt not in self._prompts:
-            self._prompts[prompt] = _sha256(prompt)
-        return self._prompts[prompt]
+        text = hashed(prompt)  # the text alone, or with the prompt's system turn
+        if text not in self._prompts:
+            self._prompts[text] = _sha256(text)
+        return self._prompts[text]
 
     def _item_row(self, item: Item) -> str:
         """SHA-256 of an item's manifest row, computed once per item object (it is hashed for every case)."""

@@ -179,7 +179,8 @@ class Engine:
                 task = job.case.task if job.case.mode == "independent" else None
                 requests = [adapter.prepare_request(Request(
                     job.items[k], mixer.waveform(job.items[k], job.case.snr_db, adapter.sample_rate),
-                    job.prompt, task, job.case.mode, job.seed)) for k in unit]
+                    job.prompt, task, job.case.mode, job.seed, system=getattr(job.prompt, "system", None)))
+                    for k in unit]
             except Exception as exc:  # noqa: BLE001 - bad audio fails its case, named, not the process
                 self._fail(job, exc)
                 continue

@@ -30,7 +30,7 @@ from sseu_harness.scoring.parser import PARSER_VERSION
 from sseu_harness.scoring.rows import ClipRow, count_rows
 from sseu_harness.scoring.slices import evaluate_slice
 from sseu_harness.spec.cases import Case, build_cases, parse_choice_list, parse_snr_list
-from sseu_harness.spec.prompts import PromptSet, load_prompts
+from sseu_harness.spec.prompts import PromptSet, hashed, load_prompts
 from sseu_harness.spec.snr import PAPER_SNRS_DB, parse_snr, snr_label, sort_key, tasks_at
 from sseu_harness.spec.tasks import MODES, TASKS
 from sseu_harness.spec.taxonomy import load_taxonomy
@@ -179,7 +179,7 @@ class Bench:
             errors=counts.errors,
             first_errors=first_errors[:3],
             from_store=from_store,
-            prompt_sha256=hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
+            prompt_sha256=hashlib.sha256(hashed(prompt).encode("utf-8")).hexdigest(),
             prompt_set=self.prompts.version,
             normalizer=self.normalizer.id,
         )

@@ -3,7 +3,9 @@
 The prompt text decides the scores, so a result must name the exact prompts
 that produced it: `PromptSet.version` and `PromptSet.sha256` are stored with
 every result. A typo in a key would silently fall back to nothing, so unknown
-keys are errors, not ignored.
+keys are errors, not ignored. A model whose own recipe puts an instruction in
+the system turn (Step-Audio 2) gets it from a ``[system.<model>]`` table, per
+task like the overrides; it rides on the `Prompt` and is part of its hash.
 """
 
 from __future__ import annotations
@@ -19,12 +21,38 @@ from typing import Any, Mapping
 from sseu_harness.errors import ConfigError
 from sseu_harness.spec.tasks import MODES, TASKS
 
-DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "data" / "prompts" / "sseu-prompts-1.toml"
+DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "data" / "prompts" / "sseu-prompts-2.toml"
 
-_TOP_LEVEL = ("version", "independent", "joint", "cot", "overrides")
+_TOP_LEVEL = ("version", "independent", "joint", "cot", "overrides", "system")
 _TEXT_TABLES = {"independent": TASKS, "joint": ("text",), "cot": ("text",)}
 # Override keys share one namespace: a task name for independent mode, else the mode.
 _OVERRIDE_KEYS = (*TASKS, "joint", "cot")
+
+
+class Prompt(str):
+    """A case's prompt text, with the system turn its model's recipe wants (None: no system turn).
+
+    A `str`, so every stage that passes prompt text keeps doing so; `hashed`
+    is what the store key and the record fingerprint.
+    """
+
+    system: str | None
+
+    def __new__(cls, text: str, system: str | None = None) -> "Prompt":
+        prompt = super().__new__(cls, text)
+        prompt.system = system
+        return prompt
+
+    def __reduce__(self) -> tuple:
+        return (Prompt, (str(self), self.system))
+
+
+def hashed(prompt: str) -> str:
+    """The text a prompt's hash covers: the text alone (as before system turns existed), or both as JSON."""
+    system = getattr(prompt, "system", None)
+    if system is None:
+        return str(prompt)
+    return json.dumps({"system": system, "text": str(prompt)}, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -34,16 +62,18 @@ class PromptSet:
     path: Path
     texts: Mapping[str, str] = field(repr=False, compare=False)  # keyed like overrides
     overrides: Mapping[str, Mapping[str, str]] = field(repr=False, compare=False)
+    systems: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
-    def prompt(self, task: str, mode: str, model: str | None = None) -> str:
-        """The prompt for one case; joint and CoT share one text across tasks."""
+    def prompt(self, task: str, mode: str, model: str | None = None) -> Prompt:
+        """The prompt for one case (its system turn, if the model has one); joint and CoT share one text across tasks."""
         if task not in TASKS:
             raise ConfigError(f"prompt set {self.path}: unknown task {task!r}; known tasks: {', '.join(TASKS)}")
         if mode not in MODES:
             raise ConfigError(f"prompt set {self.path}: unknown mode {mode!r}; known modes: {', '.join(MODES)}")
         key = task if mode == "independent" else mode
         override = self.overrides.get(model, {}) if model is not None else {}
-        return override.get(key, self.texts[key])
+        system = self.systems.get(model, {}) if model is not None else {}
+        return Prompt(override.get(key, self.texts[key]), system.get(key))
 
 
 def load_prompts(path: Path = DEFAULT_PROMPTS) -> PromptSet:
@@ -64,14 +94,9 @@ def load_prompts(path: Path = DEFAULT_PROMPTS) -> PromptSet:
             text = _string(path, table, key, allow_empty=False, where=f"[{table_name}] ")
             texts[key if table_name == "independent" else table_name] = text
 
-    overrides: dict[str, Mapping[str, str]] = {}
-    for model, table in _table(path, raw, "overrides", optional=True).items():
-        where = f"[overrides.{model}]"
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: 'overrides.{model}' must be a table; fix: write it as a {where} section")
-        _check_keys(path, table, where, _OVERRIDE_KEYS, required=())
-        # An empty override is allowed: some models (Whisper) take no prompt text.
-        overrides[model] = MappingProxyType({k: _string(path, table, k, allow_empty=True, where=f"{where} ") for k in table})
+    # An empty override is allowed: some models (Whisper) take no prompt text.
+    overrides = _per_model(path, raw, "overrides", allow_empty=True)
+    systems = _per_model(path, raw, "system", allow_empty=False)
 
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return PromptSet(
@@ -80,7 +105,21 @@ def load_prompts(path: Path = DEFAULT_PROMPTS) -> PromptSet:
         path=path,
         texts=MappingProxyType(texts),
         overrides=MappingProxyType(overrides),
+        systems=MappingProxyType(systems),
     )
+
+
+def _per_model(path: Path, raw: dict, name: str, allow_empty: bool) -> dict[str, Mapping[str, str]]:
+    """``[<name>.<model>]`` tables of texts keyed like overrides (a task, joint, cot)."""
+    out: dict[str, Mapping[str, str]] = {}
+    for model, table in _table(path, raw, name, optional=True).items():
+        where = f"[{name}.{model}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: '{name}.{model}' must be a table; fix: write it as a {where} section")
+        _check_keys(path, table, where, _OVERRIDE_KEYS, required=())
+        out[model] = MappingProxyType({k: _string(path, table, k, allow_empty=allow_empty, where=f"{where} ")
+                                       for k in table})
+    return out
 
 
 def _check_keys(path: Path, table: dict, where: str, known: tuple[str, ...], required: tuple[str, ...]) -> None:

@@ -17,6 +17,7 @@ class Label:
     id: str
     name: str
     aliases: tuple[str, ...]
+    clap_name: str | None = None  # the paper's name, embedded only by CLAP baselines with class_names = "paper"
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
         out = []
         for entry in raw.get(key, []):
             try:
-                out.append(Label(entry["id"], entry["name"], tuple(entry.get("aliases", ()))))
+                out.append(Label(entry["id"], entry["name"], tuple(entry.get("aliases", ())), entry.get("clap_name")))
             except KeyError as exc:
                 raise ConfigError(f"{path}: a [[{key}]] entry lacks {exc}; each needs id and name") from exc
         return tuple(out)

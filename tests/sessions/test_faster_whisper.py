@@ -120,6 +120,29 @@ def test_identity_names_the_weights_not_the_folder(tmp_path, monkeypatch):
     assert {k: before["settings"][k] for k in DECODING} == DECODING
 
 
+def test_identity_names_ctranslate2_and_the_instruction_set(tmp_path, monkeypatch):
+    """int8 transcripts differ across instruction sets (AVX2 vs AVX-512 VNNI): answers of one are not the other's."""
+    import ctranslate2
+
+    from model_adapters.faster_whisper import adapter as module
+
+    settings = FasterWhisperAdapter.identity({})["settings"]
+    assert settings["ctranslate2"] == ctranslate2.__version__
+    assert settings["cpu_isa"] == module.cpu_isa() and settings["cpu_isa"].split("+")[0] in (
+        "AVX512", "AVX2", "AVX", "GENERIC", "x86_64", "aarch64", "arm64")
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n\n")
+    assert module.cpu_isa(cpuinfo) == "AVX2"
+    cpuinfo.write_text("flags\t\t: avx avx2 avx512f avx512bw avx512_vnni\n")
+    assert module.cpu_isa(cpuinfo) == "AVX512+VNNI"
+    monkeypatch.setenv("CT2_FORCE_CPU_ISA", "AVX2")  # CTranslate2's own override of its choice
+    assert module.cpu_isa(cpuinfo) == "AVX2+VNNI"
+    monkeypatch.setattr(module, "runtime", lambda: {"ctranslate2": "4.8.5", "cpu_isa": "AVX512+VNNI"})
+    vnni = FasterWhisperAdapter.identity({})
+    monkeypatch.setattr(module, "runtime", lambda: {"ctranslate2": "4.8.5", "cpu_isa": "AVX2"})
+    assert answer_key({"adapter": FasterWhisperAdapter.identity({})}) != answer_key({"adapter": vnni})
+
+
 def test_bad_models_are_refused_before_loading(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

@@ -23,6 +23,7 @@ from model_adapters.families.text import Decoding
 from model_adapters.utils.served_identity import NOTHING
 from sseu_harness.adapter import Request
 from sseu_harness.errors import ConfigError
+from sseu_harness.spec.prompts import load_prompts
 from tests.helpers.chat_server import ChatServer
 
 
@@ -47,6 +48,18 @@ def fresh_modules():
 
 def req(audio: np.ndarray, prompt: str = "Which scene?", task: str | None = "ASC", seed: int = 0) -> Request:
     return Request(None, audio, prompt, task, "independent", seed)  # type: ignore[arg-type]
+
+
+def req_as_run(audio: np.ndarray, model: str, task: str = "ASR") -> Request:
+    """The request a benchmark session makes: the default prompt set's text and system turn for `model`."""
+    prompt = load_prompts().prompt(task, "independent", model)
+    return Request(None, audio, prompt, task, "independent", 0, system=prompt.system)  # type: ignore[arg-type]
+
+
+# StepFun's examples.py (stepfun-ai/Step-Audio2 7c58630), as FACTS.md records them
+STEPFUN_ASR_SYSTEM = "请记录下你所听到的语音内容。"
+STEPFUN_ANALYSIS_SYSTEM = ("You are an expert in audio analysis, please analyze the audio content and answer the "
+                           "questions accurately.")
 
 
 def ramp(seconds: float, rate: int) -> np.ndarray:
@@ -222,11 +235,39 @@ def test_kimi_audio_native_passes_a_wav_path_the_prompt_and_greedy_text_decoding
     adapter.close()
 
 
+def test_kimi_audio_native_model_decoding_is_the_evalkits_and_the_penalty_is_a_setting(tmp_path, fresh_modules):
+    repo = write_tree(tmp_path / "Kimi-Audio", KIMIA)
+    from model_adapters.kimi_audio.adapter import KimiAudioNative
+
+    quick_start = KimiAudioNative(repo=str(repo), device="cpu")
+    quick_start.answer([req(ramp(1, 16_000), "Transcribe.", "ASR")])
+    sampling = sys.modules["kimia_infer.api.kimia"].CALLS[-1][3]
+    assert (sampling["text_temperature"], sampling["text_top_k"], sampling["text_repetition_penalty"],
+            sampling["text_repetition_window_size"]) == (0.0, 5, 1.0, 16)  # Kimi-Audio's README quick start
+    assert "text_repetition_window_size" not in quick_start.settings  # greedy identity as before
+
+    evalkit = KimiAudioNative(repo=str(repo), device="cpu", decoding="model")
+    evalkit.answer([req(ramp(1, 16_000), "Transcribe.", "ASR")])
+    sampling = sys.modules["kimia_infer.api.kimia"].CALLS[-1][3]
+    # Kimi-Audio-Evalkit 4080c49 almeval/models/kimi_audio.py
+    assert (sampling["text_temperature"], sampling["text_top_k"], sampling["text_repetition_penalty"],
+            sampling["text_repetition_window_size"]) == (0.0, 5, 1.1, 16)
+    assert evalkit.settings["decoding"] == "model" and "Evalkit" in evalkit.settings["recipe"]
+    assert evalkit.settings["text_repetition_window_size"] == 16 and evalkit.deterministic
+
+    tuned = KimiAudioNative(repo=str(repo), device="cpu", text_repetition_penalty=1.2, text_repetition_window_size=8)
+    tuned.answer([req(ramp(1, 16_000), "Transcribe.", "ASR")])
+    sampling = sys.modules["kimia_infer.api.kimia"].CALLS[-1][3]
+    assert (sampling["text_repetition_penalty"], sampling["text_repetition_window_size"]) == (1.2, 8)
+    assert tuned.settings["text_repetition_penalty"] == 1.2 and tuned.settings["text_repetition_window_size"] == 8
+
+
 def test_kimi_audio_native_without_its_code_points_to_github(fresh_modules):
     from model_adapters.kimi_audio.adapter import KimiAudioNative
 
-    with pytest.raises(ConfigError, match=r"^model kimi-audio needs package kimia_infer: git clone https://github.com/MoonshotAI/Kimi-Audio"):
+    with pytest.raises(ConfigError, match=r"^model kimi-audio needs package kimia_infer: git clone https://github.com/MoonshotAI/Kimi-Audio") as error:
         KimiAudioNative(device="cpu")
+    assert "git submodule update --init --recursive" in str(error.value)  # its GLM-4 tokenizer is a submodule
 
 
 # --- Step-Audio 2 (native class, and StepFun's vLLM endpoint) --------------------------------------------
@@ -256,13 +297,42 @@ def test_step_audio2_native_follows_the_repositorys_message_format(tmp_path, fre
     adapter = StepAudio2Adapter(repo=str(repo), model="/w/Step-Audio-2-mini", device="cpu")
     fake = sys.modules["stepaudio2"]
     assert fake.CALLS[0] == ("init", "/w/Step-Audio-2-mini")
-    assert adapter.answer([req(ramp(3, 16_000))]) == ["Scene: metro station"]
+    assert adapter.answer([req_as_run(ramp(3, 16_000), "step-audio2", "ASC")]) == ["Scene: metro station"]
     _, messages, kwargs, size, rate = fake.CALLS[-1]
+    assert messages[0] == {"role": "system", "content": STEPFUN_ANALYSIS_SYSTEM}
     assert [m["role"] for m in messages] == ["system", "human", "assistant"]
-    assert messages[1]["content"][0]["type"] == "audio" and messages[1]["content"][1] == {"type": "text", "text": "Which scene?"}
+    text = load_prompts().prompt("ASC", "independent")
+    assert messages[1]["content"][0]["type"] == "audio" and messages[1]["content"][1] == {"type": "text", "text": text}
     assert messages[2]["content"] is None
     assert kwargs == {"max_new_tokens": 256, "do_sample": False} and (size, rate) == (48_000, 16_000)
     assert adapter.settings["backend"] == "native"
+
+
+def test_step_audio2_native_asr_is_stepfuns_asr_example(tmp_path, fresh_modules):
+    """examples.py's ASR: the instruction in the system turn, the audio alone in the human turn."""
+    repo = write_tree(tmp_path / "Step-Audio2", STEP)
+    from model_adapters.step_audio2.adapter import StepAudio2Adapter
+
+    adapter = StepAudio2Adapter(repo=str(repo), model="/w/Step-Audio-2-mini", device="cpu")
+    adapter.answer([req_as_run(ramp(3, 16_000), "step-audio2", "ASR")])
+    _, messages, _, _, _ = sys.modules["stepaudio2"].CALLS[-1]
+    path = messages[1]["content"][0]["audio"]
+    assert messages == [{"role": "system", "content": STEPFUN_ASR_SYSTEM},
+                        {"role": "human", "content": [{"type": "audio", "audio": path}]},
+                        {"role": "assistant", "content": None}]
+
+
+def test_step_audio2_native_model_decoding_is_stepfuns_chat_sampling(tmp_path, fresh_modules):
+    repo = write_tree(tmp_path / "Step-Audio2", STEP)
+    from model_adapters.step_audio2.adapter import StepAudio2Adapter
+
+    adapter = StepAudio2Adapter(repo=str(repo), model="/w/Step-Audio-2-mini", device="cpu", decoding="model")
+    adapter.answer([req_as_run(ramp(1, 16_000), "step-audio2", "AT")])
+    _, _, kwargs, _, _ = sys.modules["stepaudio2"].CALLS[-1]
+    assert kwargs == {"max_new_tokens": 256, "do_sample": True, "temperature": 0.7, "top_p": 0.9,
+                      "repetition_penalty": 1.05}
+    assert adapter.settings["decoding"] == "model" and "examples.py" in adapter.settings["recipe"]
+    assert adapter.settings["deterministic"] is False
 
 
 def test_step_audio2_endpoint_speaks_like_stepfuns_client():
@@ -270,16 +340,19 @@ def test_step_audio2_endpoint_speaks_like_stepfuns_client():
         from model_adapters.step_audio2.adapter import StepAudio2Adapter
 
         adapter = StepAudio2Adapter(base_url=server.base_url, max_retries=0)
-        assert adapter.answer([req(ramp(30, 16_000))]) == ["Scene: cafe"]
-        body = server.seen[0].body
+        assert adapter.answer([req_as_run(ramp(30, 16_000), "step-audio2", "AT")]) == ["Scene: cafe"]
+        adapter.answer([req_as_run(ramp(1, 16_000), "step-audio2", "ASR")])
+        body, asr = server.seen[0].body, server.seen[1].body
         identity = StepAudio2Adapter.identity({"base_url": server.base_url})
     assert identity["settings"]["backend"] == "endpoint"
     assert identity["server"] == {"reported_by": None, "unknown": NOTHING}  # the stand-in reports nothing
     assert body["model"] == "step-audio-2-mini" and body["temperature"] == 0 and body["max_tokens"] == 256
     system, human = body["messages"]
-    assert system == {"role": "system", "content": "You are a helpful assistant."}
+    assert system == {"role": "system", "content": STEPFUN_ANALYSIS_SYSTEM}
     assert human["role"] == "human"
     assert [p["type"] for p in human["content"]] == ["input_audio", "input_audio", "text"]  # 25 s + 5 s, then text
+    assert asr["messages"][0] == {"role": "system", "content": STEPFUN_ASR_SYSTEM}
+    assert [p["type"] for p in asr["messages"][1]["content"]] == ["input_audio"]  # the audio alone
 
 
 def test_step_audio2_native_without_its_code_suggests_the_endpoint(fresh_modules):

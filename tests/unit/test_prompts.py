@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sseu_harness.errors import ConfigError
-from sseu_harness.spec.prompts import DEFAULT_PROMPTS, PromptSet, load_prompts
+from sseu_harness.spec.prompts import DEFAULT_PROMPTS, Prompt, PromptSet, hashed, load_prompts
 from sseu_harness.spec.tasks import MODES, TASKS
 
 # The documented overrides: (model, task, mode) cases whose prompt is empty on purpose.
@@ -51,7 +51,7 @@ def _copy(tmp_path: Path, old: str = "", new: str = "") -> Path:
 
 
 def test_default_set_loads_with_its_version(prompts: PromptSet) -> None:
-    assert prompts.version == "sseu-prompts-1"
+    assert prompts.version == "sseu-prompts-2"
     assert prompts.path == DEFAULT_PROMPTS
     assert re.fullmatch(r"[0-9a-f]{64}", prompts.sha256)
 
@@ -120,7 +120,7 @@ def test_sha256_is_stable_and_tracks_content(tmp_path: Path, prompts: PromptSet)
 
 def test_default_file_is_valid_toml_with_expected_tables() -> None:
     raw = tomllib.loads(DEFAULT_PROMPTS.read_text(encoding="utf-8"))
-    assert set(raw) == {"version", "independent", "joint", "cot", "overrides"}
+    assert set(raw) == {"version", "independent", "joint", "cot", "overrides", "system"}
 
 
 def test_minimal_set_is_valid(tmp_path: Path) -> None:
@@ -211,3 +211,22 @@ def test_unknown_task_or_mode_is_a_config_error(prompts: PromptSet) -> None:
         prompts.prompt("SED", "independent")
     with pytest.raises(ConfigError, match="known modes"):
         prompts.prompt("ASR", "chain")
+
+
+def test_system_turns_come_per_model_and_task_and_are_part_of_the_hash(prompts: PromptSet) -> None:
+    import pickle
+
+    asr = prompts.prompt("ASR", "independent", "step-audio2")
+    assert asr == "" and asr.system == "请记录下你所听到的语音内容。"  # StepFun's ASR recipe: the audio alone
+    assert prompts.prompt("AT", "cot", "step-audio2").system.startswith("You are an expert in audio analysis")
+    plain = prompts.prompt("ASC", "independent", "qwen2-audio")
+    assert plain.system is None and hashed(plain) == str(plain)  # prompts without a system turn keep their hash
+    assert hashed(Prompt("x", "a")) != hashed(Prompt("x", "b")) != hashed("x")
+    assert pickle.loads(pickle.dumps(asr)).system == asr.system  # crosses process boundaries whole
+
+
+def test_system_tables_are_strict(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'asr' in \[system.m\]"):
+        load_prompts(_copy(tmp_path, "[system.step-audio2]", "[system.m]\nasr = \"x\"\n[system.step-audio2]"))
+    with pytest.raises(ConfigError, match=r"\[system.m\] 'ASR' is empty"):
+        load_prompts(_copy(tmp_path, "[system.step-audio2]", "[system.m]\nASR = \" \"\n[system.step-audio2]"))

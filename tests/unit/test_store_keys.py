@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from model_adapters.families import served
+from model_adapters.faster_whisper import adapter as faster_whisper_adapter
 from model_adapters.registry import BUILTIN
 from sseu_harness.models.resolve import resolve_models
 from sseu_harness.run.config import BenchConfig
@@ -38,6 +39,8 @@ STAND_IN_SERVER = {"reported_by": "stand-in server of test_store_keys"}
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
     monkeypatch.setattr(served, "served_identity", lambda *args: STAND_IN_SERVER)
+    # faster-whisper's identity names the machine's CTranslate2 and instruction set; the golden keys name these
+    monkeypatch.setattr(faster_whisper_adapter, "runtime", lambda: {"ctranslate2": "4.8.5", "cpu_isa": "AVX2"})
     stand_in = tmp_path / "packages" / "msclap"  # `clap` needs msclap importable; it is never imported here
     stand_in.mkdir(parents=True)
     (stand_in / "__init__.py").write_text("")
