@@ -31,7 +31,7 @@ from sseu_harness.run.store import answer_key
 DATA = Path(__file__).resolve().parents[1] / "data" / "store_keys"
 GOLDEN = json.loads((DATA / "golden.json").read_text(encoding="utf-8"))
 NAMED_FILES = Path("/tmp/sseu-store-keys")  # the models file names them; MGA-CLAP's must exist
-SERVED = {"kimi-audio", "ltu-as", "openai", "step-audio2"}  # chat endpoints: their keys hold the server's identity
+SERVED = {"kimi-audio", "ltu-as", "openai", "qwen2-audio-vllm", "step-audio2"}  # chat endpoints: their keys hold the server's identity
 # A stand-in for the servers at the models file's addresses: no server can listen on ports 9 and 10 here.
 STAND_IN_SERVER = {"reported_by": "stand-in server of test_store_keys"}
 
