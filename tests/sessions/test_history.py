@@ -126,7 +126,8 @@ def test_a_failed_prune_is_a_warning_about_old_runs_not_a_lost_report(tmp_path, 
     monkeypatch.setattr(History, "prune", refuse)
     result = summarize(tmp_path, [], [], [], EMPTY_META, keep_runs=1, resamples=5)
     assert result.promoted and result.promote_error is None
-    assert result.prune_error.startswith(f"the report is whole, but old runs of {tmp_path / 'runs'} could not be removed")
+    assert result.prune_error.startswith(
+        f"the report is whole, but old runs of {tmp_path / 'runs'} could not be removed")
     assert (tmp_path / POINTER).read_text().strip() == result.run.name
     assert (tmp_path / "summary.json").read_bytes() == (result.run / "summary.json").read_bytes()
 
