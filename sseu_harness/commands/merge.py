@@ -33,9 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ci", action="store_true", help="terminal tables also show each cell's 95%% interval")
 
 
+# what a joined report's summary is written from (`report/writer.py`): every report must state it
+MERGE_META = ("manifest", "prompts", "embedder", "normalizer", "seeds", "harness_version", "task_snrs")
+
+
 def check_joinable(reports: list[ReportDir]) -> None:
     """Reports join only when they ran disjoint cases of one benchmark in one configuration."""
     first, owner = reports[0], {}
+    for report in reports:
+        missing = [key for key in MERGE_META if key not in report.meta]
+        if missing or not isinstance(report.meta["task_snrs"], dict):
+            raise ConfigError(f"{report.path / 'summary.json'}: its meta lacks {', '.join(missing) or 'task_snrs'}, "
+                              "so it cannot be joined; rerun the benchmark to rewrite it")
     for other in reports[1:]:
         check_same_config(first.meta, other.meta, str(other.path),
                           f"join reports of one benchmark in one configuration only (first: {first.path})", same_run=True)

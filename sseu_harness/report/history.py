@@ -56,7 +56,8 @@ class History:
         try:
             atomic.temp_beside(existing / "probe").unlink()
         except OSError as exc:
-            raise ConfigError(f"report dir {self.root}: cannot write in {existing} ({exc.strerror or exc}); {fix}") from None
+            raise ConfigError(
+                f"report dir {self.root}: cannot write in {existing} ({exc.strerror or exc}); {fix}") from None
 
     def runs(self) -> list[Path]:
         """Run folders, oldest first."""

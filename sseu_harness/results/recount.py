@@ -31,8 +31,9 @@ def recounted(record: Record, clips: CaseClips, rows: list[ClipRow]) -> Record:
         problems.append(f"n = {record.n}, its rows hold {counts.clips} clips")
     if len(record.run_values) != counts.runs or not all(map(_close, record.run_values, point)):
         problems.append(f"run values {_show(record.run_values)}, its rows give {_show(point)}")
-    if not _close(record.value, math.fsum(point) / len(point)):
-        problems.append(f"{record.metric} = {_number(record.value)}, its rows give {_number(math.fsum(point) / len(point))}")
+    value = math.fsum(point) / len(point)
+    if not _close(record.value, value):
+        problems.append(f"{record.metric} = {_number(record.value)}, its rows give {_number(value)}")
     for name in ("parse_failures", "errors", "refusals"):
         stored = getattr(record, name)
         if stored is not None and stored != getattr(counts, name):  # None: a report of an older harness

@@ -100,16 +100,34 @@ def test_a_pointer_that_cannot_be_replaced_leaves_the_top_with_the_run_it_names(
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
 
+EMPTY_META = {"manifest": {"name": "t", "items": 0, "sha256": "0" * 64}, "prompts": {"version": "p"},
+              "embedder": "e", "normalizer": "n", "seeds": [0], "harness_version": "x", "task_snrs": {}}
+
+
+def test_a_run_that_cannot_become_the_latest_says_so_and_leaves_the_top(tmp_path):
+    first = summarize(tmp_path, [], [], [], EMPTY_META, resamples=5)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    (tmp_path / POINTER).unlink()
+    (tmp_path / POINTER).mkdir()
+    (tmp_path / POINTER / "x").write_text("")
+    second = summarize(tmp_path, [], [], [], EMPTY_META, resamples=5)
+    assert first.promoted and not second.promoted
+    assert second.promote_error.startswith(f"run {second.run.name} is written to {second.run} but could not become "
+                                           "the latest")
+    assert (second.run / "summary.json").is_file()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == {
+        name: data for name, data in before.items() if name != POINTER}
+
+
 def test_a_failed_prune_is_a_warning_about_old_runs_not_a_lost_report(tmp_path, monkeypatch):
     def refuse(self, keep):
         raise PermissionError(13, "Permission denied", str(self.runs_dir / "0001"))
 
     monkeypatch.setattr(History, "prune", refuse)
-    meta = {"manifest": {"name": "t", "items": 0, "sha256": "0" * 64}, "prompts": {"version": "p"},
-            "embedder": "e", "normalizer": "n", "seeds": [0], "harness_version": "x", "task_snrs": {}}
-    result = summarize(tmp_path, [], [], [], meta, keep_runs=1, resamples=5)
+    result = summarize(tmp_path, [], [], [], EMPTY_META, keep_runs=1, resamples=5)
     assert result.promoted and result.promote_error is None
-    assert result.prune_error.startswith(f"the report is whole, but old runs of {tmp_path / 'runs'} could not be removed")
+    assert result.prune_error.startswith(
+        f"the report is whole, but old runs of {tmp_path / 'runs'} could not be removed")
     assert (tmp_path / POINTER).read_text().strip() == result.run.name
     assert (tmp_path / "summary.json").read_bytes() == (result.run / "summary.json").read_bytes()
 

@@ -79,3 +79,15 @@ def test_a_damaged_baseline_summary_is_a_usage_error_in_pytest(tmp_path):
         assert proc.returncode == 4, (message, proc.stderr[-1500:])
         assert f"{folder / 'summary.json'}" in proc.stderr and message in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_merge_refuses_a_summary_whose_meta_lacks_what_a_joined_report_is_written_from(tmp_path, capsys):
+    folder = tmp_path / "report"
+    good_report(folder)  # META has no task_snrs
+    assert main(["show", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["merge", str(folder), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"sseu merge: error: {folder / 'summary.json'}: its meta lacks task_snrs, so it cannot be joined; "
+                   "rerun the benchmark to rewrite it\n")
+    assert not (tmp_path / "m").exists()
