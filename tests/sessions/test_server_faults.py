@@ -111,8 +111,9 @@ def test_a_key_cut_by_the_error_body_limit_never_leaks(tmp_path, monkeypatch):
     key = "sk-proj-" + "Zq7" * 52  # 164 characters, as the issue's
     monkeypatch.setenv("OPENAI_API_KEY", key)
     with ChatServer() as server:
-        # '{"error": {"message": "' is 23 characters: the key starts at 483, and the 500-byte cut leaves 17 of it
-        server.fallback = Step(status=500, error_body="x" * 460 + key)
+        # '{"error": {"message": "' is 23 characters: the key starts at 383 of the body and the 500-byte cut
+        # leaves 117 of it, of which the reason (cut at 500 characters after its ~85-character head) keeps ~30
+        server.fallback = Step(status=500, error_body="x" * 360 + key)
         proc = run_pytest(*ASC, f"--sseu-base-url={server.base_url}", "--sseu-model-set=max_retries=0",
                           "--sseu-max-error-rate=1", f"--sseu-report-dir={tmp_path / 'r'}",
                           f"--sseu-cache-dir={tmp_path / 'c'}", timeout=180)
