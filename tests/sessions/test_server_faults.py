@@ -19,7 +19,7 @@ from model_adapters.families.text import TextAdapter
 from sseu_harness.errors import ConfigError
 from sseu_harness.scoring.parser import parse_answer
 from tests.helpers.chat_server import ChatServer, Step
-from tests.helpers.session_runner import DEMO_ITEMS, by_key, run_pytest, summary
+from tests.helpers.session_runner import DEMO_ITEMS, run_pytest, summary
 from tests.sessions.test_adapter_openai import make, req
 
 ASC = ("--sseu-model=openai", "--sseu-api-model=test-audio", "--sseu-snrs=0", "--sseu-modes=independent",
