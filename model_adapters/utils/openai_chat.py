@@ -190,7 +190,7 @@ class ChatClient:
         tried: set[int] = set()  # replicas that could not be reached since the last retry
         while True:
             if self.gave_up is not None:
-                raise self.gave_up.with_traceback(None)
+                raise EndpointGaveUp(str(self.gave_up))  # a fresh one: calls in many threads raise it
             replica = self._acquire(deadline)
             limit = timeout if deadline is None else min(timeout, deadline - time.monotonic())
             if limit <= 0:
@@ -203,8 +203,9 @@ class ChatClient:
                 status = response.status_code
             except self._unreachable as exc:  # refused, reset or timed out: try another replica
                 self._release(replica, ok=False)
-                error = self._translate(f"{type(exc).__name__}: {exc}", None, replica, unreachable=True)
-                self._count_unreachable(error)
+                what = f"{type(exc).__name__}: {exc}"
+                error = self._translate(what, None, replica, unreachable=True)
+                self._count_unreachable(f"{public_url(replica.url)}: {self._redact(what)}")
                 tried.add(id(replica))
                 wait = self._down(replica, retries, tried)
                 if wait is None:
@@ -319,14 +320,14 @@ class ChatClient:
             others_up = any(r.down_until <= time.monotonic() for r in self.replicas if id(r) not in tried)
         return None if others_up else _backoff(attempt)
 
-    def _count_unreachable(self, error: SSEUError) -> None:
+    def _count_unreachable(self, last: str) -> None:
         """The circuit breaker: after `give_up_after` unreachable attempts in a row, every call fails at once."""
         with self._state:
             self.unreachable_in_row += 1
             if self.give_up_after and self.unreachable_in_row >= self.give_up_after and self.gave_up is None:
                 self.gave_up = EndpointGaveUp(
                     f"gave up on {self.model} at {public_urls(self.base_url)}: {self.unreachable_in_row} requests "
-                    f"in a row could not connect or timed out (last: {error}); its remaining clips fail at once. "
+                    f"in a row could not connect or timed out (last: {last}); its remaining clips fail at once. "
                     "The answers so far are stored: once the server answers, rerun to ask only for the rest"
                     + (f". {self.hint}" if self.hint else ""))
 

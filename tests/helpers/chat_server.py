@@ -84,6 +84,7 @@ class ChatServer:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
+        self.dead = False  # killed: every request is dropped unanswered
         self._slots = threading.BoundedSemaphore(max_threads)
         server = self
 
@@ -106,6 +107,9 @@ class ChatServer:
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "test"}})
 
             def do_POST(self) -> None:  # noqa: N802
+                if server.dead:
+                    self._drop("close")
+                    return
                 with server._slots:
                     raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                     body = json.loads(raw or b"{}")
@@ -118,8 +122,8 @@ class ChatServer:
                         server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     try:
                         time.sleep(step.delay)
-                        if step.drop:
-                            self._drop(step.drop)
+                        if step.drop or server.dead:
+                            self._drop(step.drop or "close")
                             return
                         if step.status != 200:
                             message = step.error_body or f"scripted {step.status}"
@@ -176,8 +180,14 @@ class ChatServer:
         self.httpd.server_close()
 
     def kill(self) -> None:
-        """Die as a killed process does: stop listening (new connections are refused) and drop the open ones."""
+        """Die as a killed process does: answer nothing more, drop the open connections, stop listening (new
+        connections are refused)."""
+        self.dead = True
+        self._drop_connections()
         self.close()
+        self._drop_connections()  # any accepted while the listener closed
+
+    def _drop_connections(self) -> None:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
