@@ -163,6 +163,7 @@ class StepAudio2Adapter(TextAdapter):
 
     def generate(self, requests: list[Request], decoding: Decoding) -> list[str]:
         if self.endpoint is not None:
+            self.endpoint.call_timeout = self.call_timeout  # the harness's limit reaches the inner client
             return self.endpoint.generate(requests, decoding)
         return [self._native(r, decoding) for r in requests]
 

@@ -104,6 +104,19 @@ def test_no_attempt_or_backoff_runs_past_the_call_limit(server):
     assert adapter.client.replicas[0].in_flight == 0  # its slot is free
 
 
+def test_step_audio2_behind_an_endpoint_keeps_the_call_limit(server):
+    from model_adapters.step_audio2.adapter import StepAudio2Adapter
+
+    adapter = StepAudio2Adapter(base_url=server.base_url, max_retries=5)
+    adapter.call_timeout = 1.0  # set by the pipeline on the outer adapter; the inner client must keep it
+    server.script = [Step(delay=3.0)]
+    started = time.monotonic()
+    with pytest.raises(EndpointError):
+        adapter.answer([req()])
+    assert time.monotonic() - started < 1.5
+    adapter.close()
+
+
 # --- 3. a key cut at the edge of an error body --------------------------------------------------------
 
 
