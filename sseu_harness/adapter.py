@@ -58,6 +58,7 @@ class Adapter(ABC):
     batch_size: int = 1
     concurrency: int = 1  # calls the harness may have in flight at once (served models: their request pool)
     settings: dict = {}  # what identifies this configuration (model id, revision, decoding)
+    paper_system: str | None = None  # the paper's name of the system this adapter runs (README, Reproducing the paper)
 
     @classmethod
     def identity(cls, user_settings: dict) -> dict:

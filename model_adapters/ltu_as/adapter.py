@@ -58,6 +58,7 @@ class LtuAsAdapter(ServedModelAdapter):
     """The client side: LTU-AS behind our model server."""
 
     name = "ltu-as"
+    paper_system = "LTU-AS"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     native = "model_adapters.ltu_as.adapter:LtuAsNative"
     default_api_model = "ltu-as"
@@ -79,6 +80,7 @@ class LtuAsNative(InProcessModel, TextAdapter):
     """The server side: LTU-AS in-process, as in the repository's inference_gradio.py."""
 
     name = "ltu-as"
+    paper_system = "LTU-AS"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     batch_size = 1
     SETTINGS = DECODING_SETTINGS.extend(

@@ -13,6 +13,8 @@ from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
 from sseu_harness.results.compat import check_same_config
 from sseu_harness.results.gates import check_gates_config
+from sseu_harness.results.paper import departures
+from sseu_harness.run.protocol import HARNESS, PROTOCOLS
 from sseu_harness.results.thresholds import load_thresholds
 from sseu_harness.spec.snr import sort_key
 
@@ -30,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         action="store_true", help="skip the hearing gate (answers that do not depend on the audio)")
     parser.add_argument("--bootstrap-seed", type=int, default=None, help="seed (default: as the reports)")
     parser.add_argument("--ci", action="store_true", help="terminal tables also show each cell's 95%% interval")
+    parser.add_argument("--protocol", "--sseu-protocol", dest="protocol", choices=PROTOCOLS, default=None,
+                        help="refuse a report not run under this protocol (paper: the paper's runs, decoding and "
+                             "embedder; harness: the defaults)")
 
 
 def check_joinable(reports: list[ReportDir]) -> None:
@@ -46,8 +51,18 @@ def check_joinable(reports: list[ReportDir]) -> None:
             owner[record.case] = report.path
 
 
+def check_protocol(reports: list[ReportDir], protocol: str | None) -> None:
+    """With ``--protocol``, every report must have been run under it (meta ``protocol``, absent = harness)."""
+    for report in reports if protocol else ():
+        ran = report.meta.get("protocol", HARNESS)
+        if ran != protocol:
+            raise ConfigError(f"{report.path} was run under protocol {ran}, not {protocol}; rerun it with "
+                              f"--sseu-protocol {protocol}, or leave --protocol out")
+
+
 def run(args: argparse.Namespace) -> int:
     reports = [load_report_dir(path) for path in args.reports]
+    check_protocol(reports, args.protocol)
     check_joinable(reports)
     first = reports[0]
     case_records = [replace(r, ci_low=None, ci_high=None) for rep in reports for r in rep.case_records]
@@ -66,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
         resamples=args.bootstrap or boot.get("resamples", 1000),
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
-    print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates), end="")
+    print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates, departures=departures(meta)), end="")
     print(f"report: {args.out.resolve()}")
     return 0 if all(g.passed for g in summary.gates) else 1

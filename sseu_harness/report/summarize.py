@@ -33,6 +33,7 @@ from sseu_harness.results.gates import (
     regression_result,
 )
 from sseu_harness.results.intervals import INTERVAL_METHOD, attach_intervals
+from sseu_harness.results.paper import attach_paper
 from sseu_harness.results.records import Record, with_averages
 from sseu_harness.results.thresholds import Bound
 from sseu_harness.scoring.rows import ClipRow
@@ -123,7 +124,7 @@ def write_report(
             if case in baseline_rows:
                 before = CaseClips.from_rows(record.task, baseline_rows[case])
                 paired.append(pair(case, clips, before, draws))
-        records = attach_intervals(records, replicates, draws, smallest)
+        records = attach_paper(attach_intervals(records, replicates, draws, smallest), meta)
         results = []
         if case_bounds:
             results += case_bound_results(list(bounds), list(by_case.values()))
