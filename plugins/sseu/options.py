@@ -105,10 +105,11 @@ def selected_models(config: pytest.Config) -> list[str]:
 
 
 def bench_config(config: pytest.Config) -> BenchConfig:
-    from sseu_harness.run.protocol import choose
+    from sseu_harness.run.protocol import check_key, choose
 
     opt = config.getoption
     name = protocol(config)
+    check_key(name, opt("sseu_embedder"))  # before any model is resolved
     selected = models(config, name)
     chosen = choose(name, selected, opt("sseu_runs"), opt("sseu_embedder"))
     return BenchConfig(

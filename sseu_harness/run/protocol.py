@@ -47,21 +47,24 @@ def protocol_settings(name: str) -> dict[str, Any]:
     return {"decoding": load_paper_figures().protocol.decoding} if name == PAPER else {}
 
 
-def choose(name: str, models: Sequence[ModelSpec], runs: int | None, embedder: str | None) -> ProtocolChoice:
-    """Runs and embedder under protocol `name`; `runs` / `embedder` are the explicit options (None: not given).
-
-    Under ``paper`` without an explicit embedder, the paper's (OpenAI) embedder needs a key: its absence is a
-    `ConfigError` now, before any model loads.
-    """
-    if name != PAPER:
-        return ProtocolChoice(name, 1 if runs is None else runs, embedder or DEFAULT_EMBEDDER)
-    paper = load_paper_figures()
-    if embedder is None and not os.environ.get("OPENAI_API_KEY"):
+def check_key(name: str, embedder: str | None) -> None:
+    """Under ``paper`` without an explicit embedder, the paper's (OpenAI) embedder needs a key: its absence is a
+    `ConfigError` before any model is resolved or loaded."""
+    if name == PAPER and embedder is None and not os.environ.get("OPENAI_API_KEY"):
+        paper = load_paper_figures()
         raise ConfigError(
             f"--sseu-protocol {PAPER} scores with the paper's embedder {paper.protocol.embedder}, which needs an "
             "API key: set OPENAI_API_KEY (and OPENAI_BASE_URL for an OpenAI-compatible server), or choose another "
             "embedder with --sseu-embedder (the report then lists it as a departure from the paper)"
         )
+
+
+def choose(name: str, models: Sequence[ModelSpec], runs: int | None, embedder: str | None) -> ProtocolChoice:
+    """Runs and embedder under protocol `name`; `runs` / `embedder` are the explicit options (None: not given)."""
+    if name != PAPER:
+        return ProtocolChoice(name, 1 if runs is None else runs, embedder or DEFAULT_EMBEDDER)
+    check_key(name, embedder)
+    paper = load_paper_figures()
     if runs is not None:
         return ProtocolChoice(name, runs, embedder or paper.protocol.embedder)
     model_runs = {m.label: paper.protocol.runs_without_std for m in models
