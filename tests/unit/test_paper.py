@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -66,3 +67,82 @@ def test_snr_labels_are_the_harness_labels() -> None:
 def test_unknown_system_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"unknown paper_system 'Qwen2-Audio'.*'Qwen2-Audio-Instruct'.*'MGA-CLAP'"):
         PAPER.check_system("Qwen2-Audio", "--sseu-model-set")
+
+
+# --- which paper system a model is, and what the protocol sets ---------------------------------------
+
+QWEN, SCORES, PROBE = ("tests.helpers.adapters:PaperQwen", "tests.helpers.adapters:ScoresOracle",
+                       "tests.helpers.adapter_probe:Probe")
+
+
+def _resolve(tmp_path, file_text: str, protocol: str = "paper"):
+    from model_adapters.registry import BUILTIN
+    from sseu_harness.models.resolve import resolve_models
+    from sseu_harness.run.protocol import protocol_settings
+
+    models = tmp_path / "models.toml"
+    models.write_text('[models.scores-oracle]\npaper_system = "LAION-CLAP"\n' + file_text, encoding="utf-8")
+    return {m.label: m for m in resolve_models([QWEN, SCORES, PROBE], BUILTIN, models,
+                                               protocol_settings=protocol_settings(protocol))}
+
+
+def test_protocol_sets_decoding_only_where_declared_and_not_set(tmp_path) -> None:
+    got = _resolve(tmp_path, "")
+    qwen, scores, probe = got["paper-qwen"], got["scores-oracle"], got["probe"]
+    assert (qwen.settings, qwen.decoding, qwen.paper_system) == ({"decoding": "model"}, "model", "Qwen2-Audio-Instruct")
+    assert (scores.settings, scores.decoding, scores.paper_system) == ({}, None, "LAION-CLAP")  # taken out of the key
+    assert (probe.settings, probe.decoding, probe.paper_system) == ({}, None, None)
+    assert "paper_system" not in str(scores.identity())
+    explicit = _resolve(tmp_path, '[models.paper-qwen]\ndecoding = "greedy"\n')["paper-qwen"]
+    assert explicit.settings == {"decoding": "greedy"}  # an explicit setting wins
+    harness = _resolve(tmp_path, "", protocol="harness")["paper-qwen"]
+    assert (harness.settings, harness.decoding) == ({}, "greedy")  # the schema's default, unchanged
+
+
+def test_paper_system_setting_overrides_the_adapters_and_is_checked(tmp_path) -> None:
+    got = _resolve(tmp_path, '[models.paper-qwen]\npaper_system = "Kimi-Audio"\n')
+    assert got["paper-qwen"].paper_system == "Kimi-Audio"
+    with pytest.raises(ConfigError, match=r"models\.probe\].*unknown paper_system 'kimi-audio'.*'Kimi-Audio'"):
+        _resolve(tmp_path, '[models.probe]\npaper_system = "kimi-audio"\n')
+
+
+@pytest.mark.parametrize("name,system", [("ltu-as", "LTU-AS"), ("qwen2-audio", "Qwen2-Audio-Instruct"),
+                                         ("kimi-audio", "Kimi-Audio"), ("step-audio2", "Step-Audio 2 Mini"),
+                                         ("clap", "CLAP"), ("laion-clap", "LAION-CLAP"), ("mga-clap", "MGA-CLAP"),
+                                         ("oracle", None), ("openai", None)])
+def test_builtin_adapters_name_their_paper_system(name: str, system: str | None) -> None:
+    from model_adapters.registry import BUILTIN
+    from sseu_harness.models.resolve import find_factory
+
+    assert find_factory(name, BUILTIN).paper_system == system
+
+
+def test_protocol_runs_and_embedder(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sseu_harness.run.protocol import check_key, choose
+
+    specs = list(_resolve(tmp_path, "").values())
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    paper = choose("paper", specs, None, None)
+    assert (paper.runs, dict(paper.model_runs), paper.embedder) == (3, {"scores-oracle": 1},
+                                                                     "openai:text-embedding-3-large")
+    explicit = choose("paper", specs, 2, "minilm")
+    assert (explicit.runs, dict(explicit.model_runs), explicit.embedder) == (2, {}, "minilm")
+    harness = choose("harness", specs, None, None)
+    assert (harness.runs, dict(harness.model_runs), harness.embedder) == (1, {}, "minilm")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY.*OPENAI_BASE_URL.*--sseu-embedder"):
+        check_key("paper", None)
+    check_key("paper", "minilm")  # an explicit embedder needs no key
+    check_key("harness", None)
+
+
+def test_inside_interval() -> None:
+    from sseu_harness.results.paper import inside_interval
+    from sseu_harness.results.records import Record
+
+    base = Record(model="m", task="ASR", snr="snr_m10", mode="independent", metric="WER", value=35.0, std=0.0, runs=1,
+                  run_values=[35.0], n=26, parse_failures=0,
+                  paper={"system": "Qwen2-Audio-Instruct", "table": "1", "value": 37.71, "std": 0.2, "delta": -2.71})
+    assert inside_interval(base) is None
+    assert inside_interval(replace(base, ci_low=30.0, ci_high=37.71)) is True
+    assert inside_interval(replace(base, ci_low=30.0, ci_high=37.7)) is False
