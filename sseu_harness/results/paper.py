@@ -86,8 +86,7 @@ def departures(meta: dict, figures: PaperFigures | None = None) -> list[Departur
         Departure("prompt set", f"{prompts.get('version')} (sha256 {str(prompts.get('sha256'))[:12]})", protocol.prompts),
         Departure("WER normaliser", str(meta.get("normalizer")), protocol.normalizer),
     ]
-    out += [Departure(d.topic, f"{d.text} ({d.meta} {meta.get(d.meta)})", "not published")
-            for d in figures.harness_departures]
+    out += [Departure(d.topic, f"{d.text} ({d.meta} {meta.get(d.meta)})", d.paper) for d in figures.harness_departures]
     return [d for d in out if d is not None]
 
 

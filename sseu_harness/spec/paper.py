@@ -53,6 +53,7 @@ class HarnessDeparture:
     topic: str
     meta: str
     text: str
+    paper: str
 
 
 @dataclass(frozen=True)
