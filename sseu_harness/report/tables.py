@@ -145,7 +145,7 @@ def paper_table(records: list[Record], fmt: str = "github", width: int | None = 
                      f"{r.paper['delta']:+.2f}", "-" if inside is None else "yes" if inside else "no"])
     if not rows:
         return None
-    headers = ["system", "paper system", "table", "task", "snr", "mode", "ours", "paper", "Δ", "in our CI"]
+    headers = ["system", "paper system", "table", "task", "snr", "mode", "ours", "paper", "Δ", "in CI"]
     return fit(rows, headers, fmt, width)
 
 
