@@ -8,10 +8,12 @@ terminal is split into column blocks that each repeat the system column.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from tabulate import tabulate
 
+from sseu_harness.results.paper import inside_interval
 from sseu_harness.spec.snr import sort_key
 from sseu_harness.spec.tasks import MODES, TASK, TASKS
 
@@ -132,8 +134,6 @@ def _with_std(value: float, std: float | None, std_format: str = ".2f") -> str:
 def paper_table(records: list[Record], fmt: str = "github", width: int | None = None) -> str | None:
     """Our figure (± std), the paper's (± std), Δ = ours - paper, and whether the paper's value lies inside our
     95 % interval, for every record that has a paper figure (`results/paper.py`); None without any."""
-    from sseu_harness.results.paper import inside_interval
-
     rows = []
     for r in records:
         if r.paper is None:
@@ -158,8 +158,6 @@ def departures_table(found: list[Departure], fmt: str = "github", width: int | N
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
