@@ -81,6 +81,8 @@ def departures(meta: dict, figures: PaperFigures | None = None) -> list[Departur
             texts = (f"scene_template {settings.get('scene_template', '{name}')!r}, event_template "
                      f"{settings.get('event_template', '{name}')!r} over the names of taxonomy {meta.get('taxonomy')}")
             out.append(Departure(f"CLAP texts · {label}", texts, protocol.clap_texts))
+            if settings.get("crop"):
+                out.append(Departure(f"CLAP crop · {label}", str(settings["crop"]), protocol.clap_crop))
     prompts = meta.get("prompts") or {}
     out += [
         Departure("prompt set", f"{prompts.get('version')} (sha256 {str(prompts.get('sha256'))[:12]})", protocol.prompts),

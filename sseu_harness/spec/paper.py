@@ -44,6 +44,7 @@ class PaperProtocol:
     prompts: str
     normalizer: str
     clap_texts: str
+    clap_crop: str
 
 
 @dataclass(frozen=True)

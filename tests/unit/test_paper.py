@@ -146,3 +146,37 @@ def test_inside_interval() -> None:
     assert inside_interval(base) is None
     assert inside_interval(replace(base, ci_low=30.0, ci_high=37.71)) is True
     assert inside_interval(replace(base, ci_low=30.0, ci_high=37.7)) is False
+
+
+def _meta(**changes) -> dict:
+    meta = {"protocol": "paper", "embedder": "openai:text-embedding-3-large", "runs": 3, "normalizer": "n-1",
+            "manifest": {"name": "sseu-bench", "sha256": "ab" * 32}, "prompts": {"version": "p-1", "sha256": "cd" * 32},
+            "mixer": "mix-2", "parser": "parser-2", "taxonomy": "tax-1",
+            "models": {"qwen": {"paper_system": "Qwen2-Audio-Instruct", "decoding": "model", "runs": 3},
+                       "laion": {"paper_system": "LAION-CLAP", "decoding": None, "runs": 1,
+                                 "settings": {"crop": "center", "scene_template": "a sound of {name}"}},
+                       "other": {"decoding": "greedy", "runs": 3}}}
+    return {**meta, **changes}
+
+
+def test_departures_are_computed_from_the_meta() -> None:
+    from sseu_harness.results.paper import departures
+
+    found = {d.topic: (d.ours, d.paper) for d in departures(_meta())}
+    assert "protocol" not in found and "embedder" not in found  # as the paper
+    assert not [t for t in found if t.startswith("runs") or t == "decoding · qwen" or t.endswith("other")]
+    assert found["data set"][0] == f"sseu-bench (sha256 {'ab' * 6})"
+    assert found["decoding · laion"][0] == "no decoding setting (none needed: it scores classes)"
+    assert found["CLAP texts · laion"][0] == "scene_template 'a sound of {name}', event_template '{name}' over the " \
+                                             "names of taxonomy tax-1"
+    assert found["CLAP crop · laion"][0] == "center"
+    assert found["SNR and level rule"][0].endswith("(mixer mix-2)")
+    models = _meta()["models"]
+    changed = _meta(embedder="minilm", runs=2, models={**models, "qwen": {**models["qwen"], "decoding": "greedy", "runs": 2}})
+    del changed["protocol"]  # a harness-protocol report records none
+    found = {d.topic: (d.ours, d.paper) for d in departures(changed)}
+    assert found["protocol"][0] == "harness"
+    assert found["embedder"] == ("minilm", "openai:text-embedding-3-large")
+    assert found["runs · qwen"] == ("2", "3 (Qwen2-Audio-Instruct)")
+    assert found["decoding · qwen"][0] == "greedy"
+    assert departures({**_meta(), "models": {"other": models["other"]}}) == []  # no paper system, no departures
