@@ -37,6 +37,7 @@ INSTALL = "pip install msclap (keep your torch: -c constraints.txt on a CPU mach
 
 class MsClapAdapter(ClapAdapter):
     name = "clap"
+    paper_system = "CLAP"  # the paper's name of this system (its figures in every report)
     sample_rate = 44_100
     batch_size = 16
     window_seconds = 7.0

@@ -59,6 +59,7 @@ class KimiAudioAdapter(ServedModelAdapter):
     """The client side: Kimi-Audio behind our model server (or any OpenAI-compatible API)."""
 
     name = "kimi-audio"
+    paper_system = "Kimi-Audio"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     native = "model_adapters.kimi_audio.adapter:KimiAudioNative"
     default_api_model = "kimi-audio"
@@ -71,6 +72,7 @@ class KimiAudioNative(InProcessModel, TextAdapter):
     """The server side: Kimi-Audio in-process through ``kimia_infer.api.kimia.KimiAudio``."""
 
     name = "kimi-audio"
+    paper_system = "Kimi-Audio"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     batch_size = 1
     default_model = DEFAULT_MODEL

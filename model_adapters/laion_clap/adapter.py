@@ -40,6 +40,7 @@ def _embedding(output: Any) -> Any:
 
 class LaionClapAdapter(ClapAdapter):
     name = "laion-clap"
+    paper_system = "LAION-CLAP"  # the paper's name of this system (its figures in every report)
     sample_rate = 48_000
     batch_size = 16
     window_seconds = 10.0

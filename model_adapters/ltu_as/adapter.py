@@ -76,6 +76,7 @@ class LtuAsAdapter(ServedModelAdapter):
     """The client side: LTU-AS behind our model server."""
 
     name = "ltu-as"
+    paper_system = "LTU-AS"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     native = "model_adapters.ltu_as.adapter:LtuAsNative"
     default_api_model = "ltu-as"
@@ -154,6 +155,7 @@ class LtuAsNative(InProcessModel, TextAdapter):
     """The server side: LTU-AS in-process, as in the repository's inference_gradio.py."""
 
     name = "ltu-as"
+    paper_system = "LTU-AS"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     batch_size = 1
     SETTINGS = DECODING_SETTINGS.extend(

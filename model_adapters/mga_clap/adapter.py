@@ -43,6 +43,7 @@ REPO = "https://github.com/Ming-er/MGA-CLAP"
 
 class MgaClapAdapter(ClapAdapter):
     name = "mga-clap"
+    paper_system = "MGA-CLAP"  # the paper's name of this system (its figures in every report)
     sample_rate = 32_000
     batch_size = 16
     window_seconds = 10.0

@@ -52,6 +52,7 @@ MAX_SECONDS = 30.0  # the Whisper-style encoder's window
 
 class Qwen2AudioAdapter(InProcessModel, TextAdapter):
     name = "qwen2-audio"
+    paper_system = "Qwen2-Audio-Instruct"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     batch_size = 8
     deterministic = True  # greedy by default

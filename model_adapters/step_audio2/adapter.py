@@ -73,6 +73,7 @@ _ENDPOINT_DEFAULTS = {"user_role": "human", "audio_first": True, "audio_chunk_se
 
 class StepAudio2Adapter(TextAdapter):
     name = "step-audio2"
+    paper_system = "Step-Audio 2 Mini"  # the paper's name of this system (its figures in every report)
     sample_rate = 16_000
     batch_size = 1
     deterministic = True

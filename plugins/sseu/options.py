@@ -36,10 +36,15 @@ def add_options(parser: pytest.Parser) -> None:
     add("--sseu-snrs", metavar="LIST", default=None,
         help="comma list of SNR labels or dB values, e.g. snr_p10,-5,snr_minf (default: all of the data set)")
     add("--sseu-modes", metavar="LIST", default=None, help="comma list of independent, joint, cot (default: all)")
-    add("--sseu-runs", type=int, default=1, metavar="N", help="repeated runs per case; cells show mean ± std")
+    add("--sseu-runs", type=int, default=None, metavar="N",
+        help="repeated runs per case; cells show mean ± std (default 1; --sseu-protocol paper: 3, CLAP baselines 1)")
     add("--sseu-seed", type=int, default=0, metavar="N", help="seed of run 1; run k uses seed + k - 1")
-    add("--sseu-embedder", default="minilm", metavar="SPEC",
-        help="text embedder for scoring: minilm (offline, default) or openai[:MODEL] (key from OPENAI_API_KEY)")
+    add("--sseu-embedder", default=None, metavar="SPEC",
+        help="text embedder for scoring: minilm (offline, default) or openai[:MODEL] (key from OPENAI_API_KEY; "
+             "--sseu-protocol paper: openai:text-embedding-3-large)")
+    add("--sseu-protocol", default=None, metavar="NAME",
+        help="harness (default: this harness's defaults) or paper: the paper's runs, each model's own decoding "
+             "and the paper's embedder; options given explicitly win (also a models-file key: protocol)")
     add("--sseu-normalizer", default=DEFAULT_NORMALIZER, metavar="NAME",
         help=f"text normaliser applied before WER: {' or '.join(NORMALIZERS)} (default {DEFAULT_NORMALIZER}: "
              "Whisper's English normaliser)")
@@ -106,18 +111,26 @@ def selected_models(config: pytest.Config) -> list[str]:
 
 
 def bench_config(config: pytest.Config) -> BenchConfig:
+    from sseu_harness.run.protocol import check_key, choose
+
     opt = config.getoption
+    name = protocol(config)
+    check_key(name, opt("sseu_embedder"))  # before any model is resolved
+    selected = models(config, name)
+    chosen = choose(name, selected, opt("sseu_runs"), opt("sseu_embedder"))
     return BenchConfig(
-        models=tuple(models(config)),
+        models=tuple(selected),
         data=opt("sseu_data"),
         allow_roots=opt("sseu_allow_roots"),
         max_clip_seconds=opt("sseu_max_clip_seconds"),
         tasks=opt("sseu_tasks"),
         snrs=opt("sseu_snrs"),
         modes=opt("sseu_modes"),
-        runs=opt("sseu_runs"),
+        runs=chosen.runs,
+        model_runs=chosen.model_runs,
+        protocol=chosen.name,
         seed=opt("sseu_seed"),
-        embedder=opt("sseu_embedder"),
+        embedder=chosen.embedder,
         normalizer=opt("sseu_normalizer"),
         cache_dir=Path(opt("sseu_cache_dir")),
         prompts=Path(opt("sseu_prompts")),
@@ -155,11 +168,25 @@ OPTION_SETTINGS = {
 }
 
 
-def models(config: pytest.Config) -> list[ModelSpec]:
-    """The selected models resolved with their settings, from --sseu-models-file and the single-model options."""
+def protocol(config: pytest.Config) -> str:
+    """--sseu-protocol, else the models file's ``protocol`` key, else ``harness``."""
+    from sseu_harness.models.settings import models_file_protocol
+    from sseu_harness.run.protocol import HARNESS, check_protocol
+
+    given, models_file = config.getoption("sseu_protocol"), config.getoption("sseu_models_file")
+    if given is not None:
+        return check_protocol(given, "--sseu-protocol")
+    from_file = models_file_protocol(models_file) if models_file else None
+    return check_protocol(from_file, f"models file {models_file}") if from_file is not None else HARNESS
+
+
+def models(config: pytest.Config, protocol_name: str = "harness") -> list[ModelSpec]:
+    """The selected models resolved with their settings, from --sseu-models-file and the single-model options,
+    with the settings the protocol gives (`sseu_harness.run.protocol.protocol_settings`)."""
     from model_adapters.registry import BUILTIN
     from sseu_harness.models.resolve import resolve_models
     from sseu_harness.models.settings import parse_assignments
+    from sseu_harness.run.protocol import protocol_settings
 
     specs = selected_models(config)
     if not specs:
@@ -171,7 +198,8 @@ def models(config: pytest.Config) -> list[ModelSpec]:
     single.update(parse_assignments(config.getoption("sseu_model_set") or [], "--sseu-model-set"))
     workers = config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
     workers = workers if isinstance(workers, int) and workers > 0 else 1
-    return resolve_models(specs, BUILTIN, config.getoption("sseu_models_file"), single, workers=workers)
+    return resolve_models(specs, BUILTIN, config.getoption("sseu_models_file"), single, workers=workers,
+                          protocol_settings=protocol_settings(protocol_name))
 
 
 def shard(config: pytest.Config) -> tuple[int, int] | None:

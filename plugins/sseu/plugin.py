@@ -16,6 +16,7 @@ import pytest
 from sseu_harness.errors import SSEUError
 from sseu_harness.report.history import History
 from sseu_harness.report import tables
+from sseu_harness.results.paper import departures
 
 from . import options
 from .controller import finish, load_gates
@@ -148,7 +149,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     tr.ensure_newline()
     writer = config.get_terminal_writer()  # the reporter's own: gate lines coloured as write_line would
     tr.write(tables.terminal_block(outcome.records, ci=config.getoption("sseu_ci"), gates=outcome.gates, spaced=True,
-                                   paint=lambda text, passed: writer.markup(text, red=not passed, green=passed)))
+                                   paint=lambda text, passed: writer.markup(text, red=not passed, green=passed),
+                                   departures=departures(config.stash[BENCH].meta())))
     if outcome.report_error:
         tr.write_line(f"\nERROR: {outcome.report_error}", red=True, bold=True)
     elif outcome.run is not None and outcome.promoted:

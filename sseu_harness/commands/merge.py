@@ -14,6 +14,8 @@ from sseu_harness.report.reader import ReportDir, load_report_dir
 from sseu_harness.report.summarize import summarize
 from sseu_harness.results.compat import check_same_config
 from sseu_harness.results.gates import check_gates_config
+from sseu_harness.results.paper import departures
+from sseu_harness.run.protocol import HARNESS, PROTOCOLS
 from sseu_harness.results.thresholds import load_thresholds
 from sseu_harness.spec.snr import sort_key
 
@@ -31,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         action="store_true", help="skip the hearing gate (answers that do not depend on the audio)")
     parser.add_argument("--bootstrap-seed", type=int, default=None, help="seed (default: as the reports)")
     parser.add_argument("--ci", action="store_true", help="terminal tables also show each cell's 95%% interval")
+    parser.add_argument("--protocol", "--sseu-protocol", dest="protocol", choices=PROTOCOLS, default=None,
+                        help="refuse a report not run under this protocol (paper: the paper's runs, decoding and "
+                             "embedder; harness: the defaults)")
 
 
 # what a joined report's summary is written from (`report/writer.py`): every report must state it
@@ -56,8 +61,18 @@ def check_joinable(reports: list[ReportDir]) -> None:
             owner[record.case] = report.path
 
 
+def check_protocol(reports: list[ReportDir], protocol: str | None) -> None:
+    """With ``--protocol``, every report must have been run under it (meta ``protocol``, absent = harness)."""
+    for report in reports if protocol else ():
+        ran = report.meta.get("protocol", HARNESS)
+        if ran != protocol:
+            raise ConfigError(f"{report.path} was run under protocol {ran}, not {protocol}; rerun it with "
+                              f"--sseu-protocol {protocol}, or leave --protocol out")
+
+
 def run(args: argparse.Namespace) -> int:
     reports = [load_report_dir(path) for path in args.reports]
+    check_protocol(reports, args.protocol)
     check_joinable(reports)
     for report in reports:  # each case's value and counts are taken from its rows, not from its summary
         report.check_rows()
@@ -82,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         resamples=args.bootstrap or boot.get("resamples", 1000),
         seed=args.bootstrap_seed if args.bootstrap_seed is not None else boot.get("seed", 0),
     )
-    print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates), end="")
+    print(tables.terminal_block(summary.records, ci=args.ci, gates=summary.gates, departures=departures(meta)), end="")
     if summary.promote_error:
         raise ConfigError(summary.promote_error)
     print(f"report: {args.out.resolve()}")

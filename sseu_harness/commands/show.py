@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sseu_harness.report import tables
 from sseu_harness.report.reader import load_report_dir
+from sseu_harness.results.paper import departures
 
 HELP = "print the paper's tables from a report directory"
 
@@ -17,6 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    records = load_report_dir(args.report_dir).records
-    print(tables.terminal_block(records, ci=args.ci), end="")
+    report = load_report_dir(args.report_dir)
+    print(tables.terminal_block(report.records, ci=args.ci, departures=departures(report.meta)), end="")
     return 0

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 from sseu_harness.adapter import Adapter
 from sseu_harness.errors import ConfigError
-from sseu_harness.models.settings import resolve_model_settings
+from sseu_harness.models.settings import PAPER_SYSTEM, check_paper_system, resolve_model_settings, schema_of
 
 ENTRY_POINT_GROUP = "sseu_harness.models"
 
@@ -33,9 +33,18 @@ class ModelSpec:
     label: str  # the name in case ids
     factory: Any  # an adapter class, or a `FunctionFactory`
     settings: dict  # the resolved user settings, as the store key hashes them
+    paper_system: str | None = None  # the paper's system it is: the `paper_system` setting, else the adapter's
 
     def identity(self) -> dict:
         return self.factory.identity(self.settings)
+
+    @property
+    def decoding(self) -> str | None:
+        """The ``decoding`` setting in effect (set, else the schema's default); None for a model without one."""
+        schema = schema_of(self.factory)
+        if "decoding" in self.settings:
+            return self.settings["decoding"]
+        return schema.settings["decoding"].default if schema is not None and "decoding" in schema.settings else None
 
 
 def resolve_models(
@@ -45,13 +54,25 @@ def resolve_models(
     single: Mapping[str, Any] | None = None,
     single_where: str = "--sseu-model-* options",
     workers: int = 1,
+    protocol_settings: Mapping[str, Any] | None = None,
 ) -> list[ModelSpec]:
-    """The selected models with their validated settings; plain functions are called here."""
+    """The selected models with their validated settings; plain functions are called here.
+
+    `protocol_settings`: settings a protocol gives every model that declares them (`resolve_model_settings`)."""
     factories = {spec: find_factory(spec, builtin) for spec in specs}
     labels = {spec: label_of(spec, factory) for spec, factory in factories.items()}
-    settings = resolve_model_settings(specs, factories, labels, models_file, single, single_where, workers)
-    return [ModelSpec(spec, labels[spec], bind_factory(spec, factories[spec], settings[labels[spec]]),
-                      settings[labels[spec]]) for spec in specs]
+    resolved = resolve_model_settings(specs, factories, labels, models_file, single, single_where, workers,
+                                      protocol_settings)
+    out = []
+    for spec in specs:
+        settings = dict(resolved[labels[spec]])
+        named = settings.pop(PAPER_SYSTEM, None)
+        factory = bind_factory(spec, factories[spec], settings)
+        system = named or getattr(factory, "paper_system", None)
+        if system is not None and not named:
+            check_paper_system(system, f"model {spec}: the adapter's paper_system")
+        out.append(ModelSpec(spec, labels[spec], factory, settings, system))
+    return out
 
 
 def entry_point_models() -> dict[str, str]:
@@ -124,6 +145,10 @@ class FunctionFactory:
     @property
     def listens(self) -> bool:
         return bool(self.adapter.listens)
+
+    @property
+    def paper_system(self) -> str | None:
+        return self.adapter.paper_system
 
     def __call__(self, **_: Any) -> Adapter:
         return self.adapter

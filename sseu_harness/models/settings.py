@@ -29,6 +29,11 @@ from sseu_harness.numbers import is_finite_number
 from sseu_harness.spec.tasks import MODES
 
 SECRET_KEYS = ("api_key", "key", "token", "password", "secret")
+# Settings every model takes that the harness reads and the adapter never sees (nor its store key).
+PAPER_SYSTEM = "paper_system"
+HARNESS_KEYS = (PAPER_SYSTEM,)
+# Top-level keys of a models file besides the [models.<name>] tables.
+PROTOCOL_KEY = "protocol"
 
 # kind -> (check, description)
 _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -146,7 +151,25 @@ def parse_assignments(items: list[str], source: str) -> dict[str, Any]:
 
 
 def load_models_file(path: str | Path) -> dict[str, dict[str, Any]]:
-    """``[models.<name>]`` tables of a TOML file; only the ``models`` table is allowed at the top."""
+    """``[models.<name>]`` tables of a TOML file (`models_file_protocol` reads its ``protocol`` key)."""
+    tables = _read_models_file(path).get("models", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: 'models' must be a table of [models.<name>] tables")
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: models.{name} must be a table; write it as a [models.{name}] section")
+    return tables
+
+
+def models_file_protocol(path: str | Path) -> str | None:
+    """The file's top-level ``protocol = "paper" | "harness"`` (README, Reproducing the paper), or None."""
+    value = _read_models_file(path).get(PROTOCOL_KEY)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{path}: {PROTOCOL_KEY} must be a string such as \"paper\", got {value!r}")
+    return value
+
+
+def _read_models_file(path: str | Path) -> dict:
     import tomllib
 
     path = Path(path)
@@ -155,15 +178,10 @@ def load_models_file(path: str | Path) -> dict[str, dict[str, Any]]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read models file {path}: {exc}") from None
     for key in raw:
-        if key != "models":
-            raise ConfigError(f"{path}: unknown top-level key {key!r}; known keys: models (write [models.<name>] tables)")
-    tables = raw.get("models", {})
-    if not isinstance(tables, dict):
-        raise ConfigError(f"{path}: 'models' must be a table of [models.<name>] tables")
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: models.{name} must be a table; write it as a [models.{name}] section")
-    return tables
+        if key not in ("models", PROTOCOL_KEY):
+            raise ConfigError(f"{path}: unknown top-level key {key!r}; known keys: models (write [models.<name>] "
+                              f"tables), {PROTOCOL_KEY}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -190,6 +208,9 @@ def accepted_keys(factory: Callable) -> list[str] | None:
 
 
 def validate_for(label: str, factory: Callable, source: SettingsSource) -> None:
+    if PAPER_SYSTEM in source.values:
+        check_paper_system(source.values[PAPER_SYSTEM], f"{source.where}: model {label}")
+    source = SettingsSource({k: v for k, v in source.values.items() if k not in HARNESS_KEYS}, source.where)
     schema = schema_of(factory)
     if schema is not None:
         schema.check(label, source.values, source.where)
@@ -206,6 +227,16 @@ def validate_for(label: str, factory: Callable, source: SettingsSource) -> None:
                 )
 
 
+def check_paper_system(name: Any, where: str) -> str:
+    """A `paper_system` value: one of the paper's seven names, exactly (their list in the error)."""
+    from sseu_harness.spec.paper import load_paper_figures  # tomllib: not on the model server's Python 3.10 path
+
+    figures = load_paper_figures()
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: paper_system must be a string, one of: {', '.join(map(repr, figures.systems))}")
+    return figures.check_system(name, where)
+
+
 def resolve_model_settings(
     specs: list[str],
     factories: Mapping[str, Callable],
@@ -214,11 +245,14 @@ def resolve_model_settings(
     single: Mapping[str, Any] | None = None,
     single_where: str = "options",
     workers: int = 1,
+    protocol_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``{label: settings}`` for the selected models, validated, with each adapter's early checks run.
 
     `specs` are the models as typed; `factories` and `labels` map a spec to its
     factory and case-id label. A models-file table matches a spec or a label.
+    `protocol_settings` (``--sseu-protocol paper``: ``decoding``) go to each model whose schema declares
+    the key and that does not set it itself. `HARNESS_KEYS` stay in the result, for the caller to take out.
     """
     tables = load_models_file(models_file) if models_file else {}
     single = dict(single or {})
@@ -239,8 +273,12 @@ def resolve_model_settings(
         if single:
             validate_for(label, factory, SettingsSource(single, single_where))
             merged.update(single)
+        schema = schema_of(factory)
+        for key, value in (protocol_settings or {}).items():
+            if schema is not None and key in schema.settings and key not in merged:
+                merged[key] = value
         check = getattr(factory, "check_settings", None)
         if callable(check):
-            check(merged, workers=workers)
+            check({k: v for k, v in merged.items() if k not in HARNESS_KEYS}, workers=workers)
         resolved[label] = merged
     return resolved

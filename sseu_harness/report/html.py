@@ -16,6 +16,7 @@ from typing import Iterable
 from sseu_harness.report import tables
 from sseu_harness.report.drilldown import CaseDrill, Clip
 from sseu_harness.results.gates import gate_status
+from sseu_harness.results.paper import departures
 from sseu_harness.results.records import Record
 from sseu_harness.spec.snr import sort_key
 
@@ -219,6 +220,17 @@ def _gates(gates: list[dict]) -> str:
     return f"<h2>Gates</h2><ul>{items}</ul>"
 
 
+def _beside_paper(records: list[Record], meta: dict) -> str:
+    """"Beside the paper": the ways this run is not like for like with the paper, then our figures beside its."""
+    table = tables.paper_table(records, fmt="html")
+    if table is None:
+        return ""
+    found = departures(meta)
+    return (f"<h2>{tables.PAPER_TITLE}</h2>"
+            + (tables.departures_table(found, fmt="html") if found else "")
+            + table.replace("<table>", '<table class="sortable">', 1))
+
+
 def _comparisons(comparisons: list[dict]) -> str:
     if not comparisons:
         return ""
@@ -249,6 +261,7 @@ def summary_html(summary: dict, plots: dict[str, bytes], drills: list[CaseDrill]
 <body><h1>SSEU-Bench summary</h1><p>{about}</p>
 {_filters(records)}
 {_gates(summary.get("gates", []))}
+{_beside_paper(records, meta)}
 <h2>Records</h2>{_records_table(records)}
 <h2>Tables</h2>{_paper_tables(records)}
 {_comparisons(summary.get("comparisons", []))}

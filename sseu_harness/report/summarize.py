@@ -34,6 +34,7 @@ from sseu_harness.results.gates import (
     regression_result,
 )
 from sseu_harness.results.intervals import INTERVAL_METHOD, attach_intervals
+from sseu_harness.results.paper import attach_paper
 from sseu_harness.results.records import Record, with_averages
 from sseu_harness.results.recount import recounted
 from sseu_harness.results.thresholds import Bound
@@ -141,7 +142,8 @@ def write_report(
         if without:
             raise ConfigError(f"{len(without)} case(s) have a record but no per-clip rows, so no figure of theirs "
                               f"can be checked: {', '.join(without[:5])}{' ...' if len(without) > 5 else ''}")
-        records = attach_intervals(with_averages(checked.values(), meta["task_snrs"]), replicates, draws, smallest)
+        records = attach_paper(attach_intervals(with_averages(checked.values(), meta["task_snrs"]), replicates, draws,
+                                                smallest), meta)
         results = []
         if case_bounds:
             results += case_bound_results(list(bounds), list(checked.values()))

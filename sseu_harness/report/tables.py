@@ -8,16 +8,21 @@ terminal is split into column blocks that each repeat the system column.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from tabulate import tabulate
 
+from sseu_harness.results.paper import inside_interval
 from sseu_harness.spec.snr import sort_key
 from sseu_harness.spec.tasks import MODES, TASK, TASKS
 
 if TYPE_CHECKING:
     from sseu_harness.results.gates import GateResult
+    from sseu_harness.results.paper import Departure
     from sseu_harness.results.records import Record
+
+PAPER_TITLE = "Beside the paper"
 
 
 def cell(record: Record | None) -> str:
@@ -122,6 +127,49 @@ def table2(records: list[Record], fmt: str = "github", width: int | None = None,
     return "Table 2 · avg_mixed (mean over 10, 5, 0, -5, -10 dB)", fit(rows, headers, fmt, width, keep=2)
 
 
+def _with_std(value: float, std: float | None, std_format: str = ".2f") -> str:
+    return f"{value:.2f}" if std is None else f"{value:.2f} ± {std:{std_format}}"
+
+
+def paper_table(records: list[Record], fmt: str = "github", width: int | None = None) -> str | None:
+    """Our figure (± std), the paper's (± std), Δ = ours - paper, and whether the paper's value lies inside our
+    95 % interval, for every record that has a paper figure (`results/paper.py`); None without any."""
+    rows = []
+    for r in records:
+        if r.paper is None:
+            continue
+        inside = inside_interval(r)
+        rows.append([r.model, r.paper["system"], r.paper["table"], f"{r.task} {r.metric}", r.snr, r.mode,
+                     _with_std(r.value, r.std if r.runs > 1 else None),
+                     _with_std(r.paper["value"], r.paper["std"], "g"),  # the paper's std as printed (one decimal)
+                     f"{r.paper['delta']:+.2f}", "-" if inside is None else "yes" if inside else "no"])
+    if not rows:
+        return None
+    headers = ["system", "paper system", "table", "task", "snr", "mode", "ours", "paper", "Δ", "in CI"]
+    return fit(rows, headers, fmt, width)
+
+
+def departures_table(found: list[Departure], fmt: str = "github", width: int | None = None) -> str:
+    """What makes this run not like for like with the paper: one row per departure."""
+    rows = [[d.topic, d.ours, d.paper] for d in found]
+    if width is not None:  # long texts wrap inside their column on a terminal
+        rows = [[d.topic, _wrap(d.ours, 48), _wrap(d.paper, 44)] for d in found]
+    return tabulate(rows, headers=["not like the paper", "this run", "the paper"], tablefmt=fmt, disable_numparse=True)
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def paper_block(records: list[Record], found: list[Departure], fmt: str = "github",
+                width: int | None = None) -> str | None:
+    """The departures, then the table beside the paper; None when no record has a paper figure."""
+    table = paper_table(records, fmt, width)
+    if table is None:
+        return None
+    return (departures_table(found, fmt, width) + "\n\n" if found else "") + table
+
+
 def throughput_table(records: list[Record], fmt: str = "github") -> str:
     rows = [[r.case, r.n * r.runs, r.seconds, r.clips_per_s] for r in records if not r.is_average]
     return tabulate(rows, headers=["case", "clips", "seconds", "clips/s"], tablefmt=fmt, disable_numparse=True)
@@ -145,15 +193,20 @@ def terminal_tables(records: list[Record], ci: bool = False, width: int = TERMIN
 
 
 def terminal_block(records: list[Record], ci: bool = False, gates: Iterable["GateResult"] = (), *,
-                   spaced: bool = False, paint: Callable[[str, bool], str] | None = None) -> str:
+                   spaced: bool = False, paint: Callable[[str, bool], str] | None = None,
+                   departures: list[Departure] = ()) -> str:
     """The whole terminal block as text, the one rendering the plugin, `show` and `merge` print:
-    each title with its table, then one line per gate.
+    each title with its table, "Beside the paper" (with the run's `departures`) when a model names a paper
+    system, then one line per gate.
 
     `spaced`: a blank line before every paragraph, gates included (the plugin's layout under pytest's
     section header); otherwise one after each table. `paint(text, passed)` colours a gate line.
     """
     paint = paint or (lambda text, passed: text)
     paragraphs = [f"{title}\n{table}" for title, table in terminal_tables(records, ci=ci)]
+    beside = paper_block(records, list(departures), "simple", TERMINAL_WIDTH)
+    if beside is not None:
+        paragraphs.append(f"{PAPER_TITLE}\n{beside}")
     lines = [(f"gate {g.name}: {g.status}: {g.message}", g.passed) for g in gates]
     if spaced:
         return "".join(f"\n{p}\n" for p in paragraphs) + "".join(paint(f"\n{line}", ok) + "\n" for line, ok in lines)

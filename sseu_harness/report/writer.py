@@ -17,6 +17,7 @@ from sseu_harness.report.drilldown import CaseDrill
 from sseu_harness.report.html import summary_html
 from sseu_harness.report.plots import plot_files
 from sseu_harness.results.intervals import MIN_CLIPS_PER_CLASS
+from sseu_harness.results.paper import departures
 from sseu_harness.results.records import RECORD_FIELDS, Record
 
 SUMMARY_SCHEMA = "sseu-summary/1"
@@ -87,6 +88,9 @@ def summary_markdown(summary: dict, plots: list[str] = ()) -> str:
         parts += [f"- {'❌' if not g['passed'] else '✅' if g.get('judged', True) else '➖ not judged:'} `{g['name']}`: "
               f"{g['message'].splitlines()[0]}" for g in gates]
         parts.append("")
+    beside = tables.paper_block(records, departures(meta))
+    if beside is not None:
+        parts += [f"## {tables.PAPER_TITLE}", "", beside, ""]
     for title, table in tables.table1(records):
         parts += [f"## {title}", "", table, ""]
     second = tables.table2(records)

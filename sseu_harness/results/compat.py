@@ -26,6 +26,7 @@ SCORING = (
 RUN = (
     ("seeds", "seeds"),
     ("runs", "runs"),
+    ("protocol", "protocol"),
     ("harness_version", "harness version"),
     ("task_snrs", "SNR grid"),
 )

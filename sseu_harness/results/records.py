@@ -67,6 +67,7 @@ class Record:
     ci_low: float | None = None
     ci_high: float | None = None
     ci_warning: str | None = None
+    paper: dict | None = None  # the paper's figure beside this one (`sseu_harness/results/paper.py`)
 
     @property
     def is_average(self) -> bool:
@@ -100,9 +101,9 @@ _FIELD_NAMES = frozenset(f.name for f in fields(Record))
 _INTERVAL = ("ci_low", "ci_high", "ci_warning")
 _CASE_ORDER = ("case", "model", "task", "snr", "mode", "metric", "value", "std", "runs", "run_values", "seeds", "n",
                "parse_failures", "refusals", "seconds", "clips_per_s", "errors", "first_errors", "from_store",
-               "prompt_sha256", "prompt_set", "normalizer", "worker") + _INTERVAL
+               "prompt_sha256", "prompt_set", "normalizer", "worker") + _INTERVAL + ("paper",)
 _AVERAGE_ORDER = ("model", "task", "snr", "mode", "metric", "value", "std", "runs", "run_values", "n",
-                  "parse_failures", "refusals", "errors", "over") + _INTERVAL
+                  "parse_failures", "refusals", "errors", "over") + _INTERVAL + ("paper",)
 
 
 def case_record(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from sseu_harness.dataset.preflight import DEFAULT_MAX_CLIP_SECONDS
 from sseu_harness.scoring.normalizer import DEFAULT_NORMALIZER
@@ -24,6 +24,8 @@ class BenchConfig:
     snrs: str | None = None
     modes: str | None = None
     runs: int = 1
+    model_runs: Mapping[str, int] = field(default_factory=dict)  # label -> runs where it differs (--sseu-protocol paper)
+    protocol: str = "harness"  # --sseu-protocol (sseu_harness/run/protocol.py)
     seed: int = 0
     embedder: str = "minilm"
     normalizer: str = DEFAULT_NORMALIZER  # --sseu-normalizer: the WER text normaliser's name

@@ -40,7 +40,7 @@ class Bench:
     def __init__(self, config: BenchConfig, check_inputs: bool = True) -> None:
         """`check_inputs`: before any model is constructed, refuse unreadable audio and weights that cannot
         be had (the controller checks; xdist workers, started after it, skip it). Not under rescore."""
-        if config.runs < 1:
+        if min([config.runs, *config.model_runs.values()]) < 1:
             raise ConfigError(f"--sseu-runs must be at least 1, got {config.runs}")
         if not is_finite_number(config.max_clip_seconds) or config.max_clip_seconds <= 0:
             raise ConfigError(f"--sseu-max-clip-seconds must be a positive number of seconds, "
@@ -93,6 +93,13 @@ class Bench:
     def seeds(self) -> list[int]:
         return [self.config.seed + run for run in range(self.config.runs)]
 
+    def seeds_of(self, model: str) -> list[int]:
+        """The run seeds of one model: `seeds`, or fewer where the protocol gives it its own number of runs."""
+        return [self.config.seed + run for run in range(self.runs_of(model))]
+
+    def runs_of(self, model: str) -> int:
+        return self.config.model_runs.get(model, self.config.runs)
+
     @cached_property
     def available_snrs(self) -> list[str]:
         """The data set's SNR grid: the header's ``snrs`` (labels or dB) or the paper's seven."""
@@ -122,9 +129,9 @@ class Bench:
         if model not in self._adapters:
             spec = self.models[model]
             adapter = spec.factory(**spec.settings)
-            if self.config.runs > 1 and adapter.deterministic:
+            if self.runs_of(model) > 1 and adapter.deterministic:
                 warnings.warn(
-                    f"{model} decodes greedily: its {self.config.runs} runs will give identical answers "
+                    f"{model} decodes greedily: its {self.runs_of(model)} runs will give identical answers "
                     "(std 0); enable sampling in its settings to measure run-to-run variation",
                     stacklevel=2,
                 )
@@ -152,7 +159,7 @@ class Bench:
                 continue
             slot, items = self.slot(case.model), self.items_at(case.snr)
             prompt = self.prompts.prompt(case.task, case.mode, case.model)
-            for seed in self.seeds:
+            for seed in self.seeds_of(case.model):
                 self.answers.plan(slot, items, case, prompt, seed)
 
     def run_case(self, case: Case, progress: Progress | None = None) -> tuple[Record, list[ClipRow]]:
@@ -164,7 +171,8 @@ class Bench:
         items = self.items_at(case.snr)
         prompt = self.prompts.prompt(case.task, case.mode, case.model)
         values, rows, first_errors, from_store, seconds = [], [], [], 0, 0.0
-        for run, seed in enumerate(self.seeds):
+        seeds = self.seeds_of(case.model)
+        for run, seed in enumerate(seeds):
             got = self.answers.answers(slot, items, case, prompt, seed, progress)
             started = time.perf_counter()
             result = evaluate_slice(case, run, seed, items, got.answers, self.scorer, self.normalizer)
@@ -175,7 +183,7 @@ class Bench:
             seconds += got.model_seconds + time.perf_counter() - started
         counts = count_rows(rows)
         record = case_record(
-            case, values, self.seeds, len(items), counts.parse_failures, seconds, refusals=counts.refusals,
+            case, values, seeds, len(items), counts.parse_failures, seconds, refusals=counts.refusals,
             errors=counts.errors,
             first_errors=first_errors[:3],
             from_store=from_store,
@@ -187,7 +195,7 @@ class Bench:
 
     def meta(self) -> dict:
         """What a summary needs to be reproduced: versions and hashes of everything that shapes a number."""
-        return {
+        meta = {
             "harness_version": __version__,
             "manifest": {"name": self.manifest.name, "path": str(self.manifest.path),
                          "sha256": self.manifest.sha256, "items": len(self.manifest.items)},
@@ -201,9 +209,18 @@ class Bench:
             "task_snrs": self.task_snrs(),
             "runs": self.config.runs,
             "models": {label: {"spec": model.spec, "listens": bool(getattr(model.factory, "listens", True)),
-                               **self.identity(label)}
+                               **self.identity(label), **self._paper_meta(model)}
                        for label, model in self.models.items()},
         }
+        if self.config.protocol != "harness":  # absent under the default, so default reports stay as they were
+            meta["protocol"] = self.config.protocol
+        return meta
+
+    def _paper_meta(self, model: ModelSpec) -> dict:
+        """For a model that names a paper system: what the report compares with the paper's protocol."""
+        if model.paper_system is None:
+            return {}
+        return {"paper_system": model.paper_system, "decoding": model.decoding, "runs": self.runs_of(model.label)}
 
     def close(self) -> None:
         self.answers.close()

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from sseu_harness.adapter import Adapter, ClassScores, Request
+from sseu_harness.models.settings import Schema, Setting
 from sseu_harness.spec.taxonomy import load_taxonomy
 
 
@@ -327,3 +328,22 @@ def make_listener(loudness: float = 1.0) -> Adapter:
 def make_nothing() -> object:
     """A function factory that returns something else than an adapter."""
     return "not an adapter"
+
+
+class PaperQwen(Adapter):
+    """Stands in for the paper's Qwen2-Audio-Instruct: answers like the oracle (WER 0, mACC and mAP 100), so our
+    figures are known, and declares a ``decoding`` setting for ``--sseu-protocol paper`` to set."""
+
+    name = "paper-qwen"
+    paper_system = "Qwen2-Audio-Instruct"
+    batch_size = 26
+    SETTINGS = Schema(decoding=Setting("str", "greedy", choices=("greedy", "model")))
+
+    def __init__(self, **settings: object) -> None:
+        from model_adapters.oracle.adapter import OracleAdapter
+
+        self.values = self.SETTINGS.parse(self.name, settings)
+        self.oracle = OracleAdapter()
+
+    def answer(self, requests: list[Request]) -> list[str]:
+        return self.oracle.answer(requests)
