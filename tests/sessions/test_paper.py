@@ -109,7 +109,7 @@ def test_departures_are_computed_from_the_run(beside) -> None:
     assert rows["decoding · paper-qwen"] == "greedy"
     assert rows["decoding · scores-oracle"].startswith("no decoding setting (none needed")
     assert rows["CLAP texts · scores-oracle"].startswith("scene_template '{name}', event_template '{name}'")
-    assert rows["prompt set"].startswith("sseu-prompts-1 (sha256 ")
+    assert rows["prompt set"] == f"{meta['prompts']['version']} (sha256 {meta['prompts']['sha256'][:12]})"
     assert rows["WER normaliser"] == meta["normalizer"]
     assert f"(mixer {meta['mixer']})" in rows["SNR and level rule"]
 
