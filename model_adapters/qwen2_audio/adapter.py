@@ -17,7 +17,7 @@ Model rules followed here:
   form the model was trained on.
 
 GPU memory: about 17 GB of weights in bfloat16, 20-24 GB with batch 8.
-vLLM serves the same model natively (see README, Models).
+vLLM serves the same model natively (see docs/models/qwen2-audio.md).
 """
 
 from __future__ import annotations
