@@ -194,13 +194,13 @@ class ReportPage:
 def _about(page: ReportPage) -> str:
     """The data set and configuration, in one line."""
     meta, manifest, run = page.meta, page.meta.get("manifest", {}), page.meta.get("run") or {}
-    return (f"<p>Data <code>{escape(str(manifest.get('name')))}</code> ({escape(str(manifest.get('items')))} clips, "
+    return (f"Data <code>{escape(str(manifest.get('name')))}</code> ({escape(str(manifest.get('items')))} clips, "
             f"sha256 <code>{escape(str(manifest.get('sha256', ''))[:12])}</code>), prompts "
             f"<code>{escape(str(meta.get('prompts', {}).get('version')))}</code>, embedder "
             f"<code>{escape(str(meta.get('embedder')))}</code>, normaliser <code>{escape(str(meta.get('normalizer')))}</code>, "
             f"mixer <code>{escape(str(meta.get('mixer', 'not recorded')))}</code>, seeds {escape(str(meta.get('seeds')))}, "
             f"harness {escape(str(meta.get('harness_version')))}"
-            + (f", run {escape(str(run.get('id')))}" if run else "") + ".</p>" + _filters(page.records))
+            + (f", run {escape(str(run.get('id')))}" if run else "") + ".")
 
 
 def _gates(page: ReportPage) -> str:
@@ -256,11 +256,10 @@ def _records(page: ReportPage) -> str:
     return f'<details id="all-records"><summary><h2>Records</h2></summary>{_records_table(page.records)}</details>'
 
 
-# The page's sections, top to bottom: results first, the evidence after. Each builder returns its HTML ("" to
-# leave its section out) and becomes <section id="KEY">. The comparison with the paper's own figures
-# ("beside the paper") belongs between table2 and plots.
+# The page's sections, top to bottom, under the line naming the data set and the filter bar: results first, the
+# evidence after. Each builder returns its HTML ("" to leave its section out) and becomes <section id="KEY">.
+# The comparison with the paper's own figures ("beside the paper") belongs between table2 and plots.
 SECTIONS: tuple[tuple[str, Callable[[ReportPage], str]], ...] = (
-    ("about", _about),
     ("gates", _gates),
     ("baseline", _comparisons),
     ("table1", _table1),
@@ -284,6 +283,8 @@ def summary_html(summary: dict, plots: dict[str, bytes], drills: list[CaseDrill]
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>SSEU-Bench summary · {escape(str(manifest.get('name')))}</title><style>{STYLE}</style></head>
 <body><h1>SSEU-Bench summary</h1>
+<p id="about">{_about(page)}</p>
+{_filters(page.records)}
 {sections}
 <script>{SCRIPT}</script>
 </body></html>
