@@ -253,7 +253,7 @@ def _clips(page: ReportPage) -> str:
 
 def _records(page: ReportPage) -> str:
     """Every record, every figure: last, folded."""
-    return f'<details id="all-records"><summary><h2>Records</h2></summary>{_records_table(page.records)}</details>'
+    return f'<details><summary><h2>Records</h2></summary>{_records_table(page.records)}</details>'
 
 
 # The page's sections, top to bottom, under the line naming the data set and the filter bar: results first, the
@@ -266,7 +266,7 @@ SECTIONS: tuple[tuple[str, Callable[[ReportPage], str]], ...] = (
     ("table2", _table2),
     ("plots", _plots),
     ("clips", _clips),
-    ("records", _records),
+    ("all-records", _records),
 )
 
 

@@ -76,6 +76,6 @@ def test_the_terminal_summary_md_and_html_show_no_row_of_dashes_and_the_footnote
     assert len([line for line in markdown.splitlines() if line.startswith("| asr-only ")]) == 2
     assert html.count("<td>asr-only</td>") == 2
     assert "<td>asr-only</td><td class=\"num\">-</td>" not in html
-    assert re.findall(r'<section id="([a-z0-9]+)">', html) == ["table1", "table2", "plots", "clips", "records"]
+    assert re.findall(r'<section id="([a-z0-9-]+)">', html) == ["table1", "table2", "plots", "clips", "all-records"]
     assert html.index('<p id="about">Data <code>t</code>') < html.index("<section")
     assert html.index(note) < html.index('<section id="plots">')  # the footnote under Table 2
