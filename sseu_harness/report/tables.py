@@ -4,6 +4,9 @@ Files (summary.md) keep every figure in one line per cell. On a terminal
 (`width` given) a cell shows the value, "± std" with several runs and, when
 asked (`--sseu-ci`), the interval on a second line; a table wider than the
 terminal is split into column blocks that each repeat the system column.
+A system is a row only in the tables where it has a case (`table1_data`,
+`table2_rows`, shared with summary.html); `coverage_note` is the footnote that
+names the cases of a system missing from some tables.
 """
 
 from __future__ import annotations
