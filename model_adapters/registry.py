@@ -3,7 +3,7 @@
 Imported lazily from these strings (`sseu_harness.models.resolve`), so a
 missing package hurts only its model. The plugin and the model server hand
 this table to the core; other packages add models through the entry-point
-group ``sseu_harness.models`` (README, Models).
+group ``sseu_harness.models`` (docs/models/your-adapter.md).
 """
 
 from __future__ import annotations

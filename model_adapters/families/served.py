@@ -336,7 +336,7 @@ class ServedModelAdapter(ChatAdapter):
         return (
             f"model {cls.name} runs in an environment of its own ({cls.environment}) and is evaluated over HTTP: "
             f"serve it there with `{serve_command(cls.name, cls.default_model_path)}` and run "
-            f"`pytest --sseu-model={cls.name} --sseu-base-url=http://HOST:8000/v1` (see README, Models)"
+            f"`pytest --sseu-model={cls.name} --sseu-base-url=http://HOST:8000/v1` (see docs/models/commands.md)"
         )
 
     @classmethod

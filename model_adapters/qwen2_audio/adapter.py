@@ -20,7 +20,7 @@ Model rules followed here:
   Qwen2-Audio's own LibriSpeech evaluation (``eval_audio/evaluate_asr.py``).
 
 GPU memory: about 17 GB of weights in bfloat16, 20-24 GB with batch 8.
-vLLM serves the same model natively (see README, Models).
+vLLM serves the same model natively (see docs/models/qwen2-audio.md).
 """
 
 from __future__ import annotations

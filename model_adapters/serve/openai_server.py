@@ -1,4 +1,4 @@
-"""``python -m model_adapters.serve.openai_server``, as the README and users' scripts name it: runs `model_server`."""
+"""``python -m model_adapters.serve.openai_server``, as the docs and users' scripts name it: runs `model_server`."""
 
 import sys
 

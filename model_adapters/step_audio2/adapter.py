@@ -95,7 +95,7 @@ class StepAudio2Adapter(TextAdapter):
 
     @classmethod
     def serve_hint(cls) -> str:
-        return ("serve it once with StepFun's vLLM image (README, Models) and run "
+        return ("serve it once with StepFun's vLLM image (docs/models/step-audio2.md) and run "
                 "`--sseu-model=step-audio2 --sseu-base-url=http://127.0.0.1:8000/v1`")
 
     @classmethod

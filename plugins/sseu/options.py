@@ -52,7 +52,7 @@ def add_options(parser: pytest.Parser) -> None:
     add("--sseu-report-dir", default=DEFAULT_REPORT_DIR, metavar="DIR",
         help=f"where summary.json/.md/.csv and predictions.jsonl go (default: ./{DEFAULT_REPORT_DIR})")
     add("--sseu-prompts", default=str(DEFAULT_PROMPTS), metavar="FILE", help="prompt set (TOML)")
-    # Model settings (README, Models): a models file for any number of models; the options below
+    # Model settings (docs/models/index.md): a models file for any number of models; the options below
     # configure the one selected model and override the file. API keys only from the environment.
     add("--sseu-models-file", default=None, metavar="FILE",
         help="TOML file with a [models.<name>] table of settings per model (model, revision, dtype, device, ...)")
@@ -81,7 +81,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="fail a case when more than this fraction of its model calls fail (default 0.05)")
     add("--sseu-max-parse-failure-rate", type=float, default=1.0, metavar="FRACTION",
         help="fail a case when more than this fraction of its answers cannot be parsed (default 1: never)")
-    # Release gates and statistics (README, Release gates)
+    # Release gates and statistics (docs/gates.md)
     add("--sseu-thresholds", default=None, metavar="FILE",
         help="TOML file of [[bound]] tables: a case breaching its bound fails; bounds on avg/avg_mixed are own entries")
     add("--sseu-baseline", default=None, metavar="DIR",
@@ -91,7 +91,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="how many points worse a case may get before the baseline gate looks at significance (default 1)")
     add("--sseu-bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for intervals and the gate")
     add("--sseu-bootstrap-seed", type=int, default=0, metavar="N", help="seed of the bootstrap resamples")
-    # Report history and terminal (README, Run history)
+    # Report history and terminal (docs/results.md, "Run history")
     add("--sseu-keep-runs", type=int, default=None, metavar="N",
         help="keep only the newest N run folders of the report dir (the latest complete run always stays)")
     add("--sseu-ci", action="store_true", help="terminal tables also show the 95%% bootstrap interval of each cell")

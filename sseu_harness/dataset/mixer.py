@@ -1,6 +1,6 @@
 """Mixing speech over background at a target SNR, on the fly and deterministically.
 
-Definitions (part of the benchmark's contract, see README "How mixing works"):
+Definitions (part of the benchmark's contract, docs/benchmark.md, "Mixing"):
 
 * Both sources are converted to mono at 44.1 kHz (soxr HQ) before mixing.
 * The speech is the item's utterance, or its utterances joined with

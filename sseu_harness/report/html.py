@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 from html import escape
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from sseu_harness.report import tables
 from sseu_harness.report.drilldown import CaseDrill, Clip
@@ -39,7 +40,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{white-space:pre-wrap;word-break:break-word;margin:0;max-width:42em;font-size:12px}
 .bar{position:sticky;top:0;background:#fff;padding:.4em 0;border-bottom:1px solid #ddd;z-index:1}
 .bar label{margin-right:1em}.fail{color:#b00}.pass{color:#070}
-details{margin:.3em 0}summary{cursor:pointer}.plots figure{display:inline-block;width:48%;margin:.3em}.plots img{max-width:100%}
+details{margin:.3em 0}summary{cursor:pointer}summary h2{display:inline}.note{font-size:13px;color:#555}.plots figure{display:inline-block;width:48%;margin:.3em}.plots img{max-width:100%}
 .tag{display:inline-block;padding:0 4px;margin:1px;border-radius:3px;background:#eee;font-size:12px}
 .tag-error{background:#fdd}.tag-refusal{background:#fec}.tag-parse{background:#ffd}.tag-worst{background:#def}
 """
@@ -123,40 +124,8 @@ def _records_table(records: list[Record]) -> str:
             f'<table id="records" class="sortable">{_head(columns)}<tbody>{"".join(body)}</tbody></table>')
 
 
-def _paper_tables(records: list[Record]) -> str:
-    """Table 1 per task and mode, Table 2: as in summary.md, each row filterable by its model."""
-    parts = []
-    index = {(r.model, r.task, r.snr, r.mode): r for r in records}
-    models = list(dict.fromkeys(r.model for r in records))
-    for task, mode, title in _table1_slices(records):
-        snrs = sorted({r.snr for r in records if r.task == task and r.mode == mode
-                       and r.snr.startswith("snr_")}, key=sort_key) + ["avg"]
-        rows = "".join(
-            f"<tr data-row{_attrs(model=m, task=task, mode=mode)}><td>{escape(m)}</td>"
-            + "".join(f'<td class="num">{escape(tables.cell(index.get((m, task, s, mode))))}</td>' for s in snrs)
-            + "</tr>" for m in models if any((m, task, s, mode) in index for s in snrs))
-        parts.append(f"<h3>{escape(title)}</h3><table class=\"sortable\">{_head(['system', *snrs])}<tbody>{rows}</tbody></table>")
-    second = tables.table2(records)
-    if second:
-        rows = []
-        for model in models:
-            for mode in ("independent", "joint", "cot"):
-                cells = [index.get((model, task, "avg_mixed", mode)) for task in ("ASR", "ASC", "AT")]
-                if any(cells):
-                    rows.append(f"<tr data-row{_attrs(model=model, mode=mode)}><td>{escape(model)}</td><td>{mode}</td>"
-                                + "".join(f'<td class="num">{escape(tables.cell(c))}</td>' for c in cells) + "</tr>")
-        parts.append(f"<h3>{escape(second[0])}</h3><table class=\"sortable\">"
-                     f"{_head(['system', 'mode', 'ASR WER', 'ASC mACC', 'AT mAP'])}<tbody>{''.join(rows)}</tbody></table>")
-    return "".join(parts)
-
-
-def _table1_slices(records: list[Record]) -> list[tuple[str, str, str]]:
-    titles = [title for title, _ in tables.table1(records)]
-    slices = []
-    for title in titles:
-        _, task_part, mode = title.split(" · ")
-        slices.append((task_part.split(" ")[0], mode, title))
-    return slices
+def _figure(record: Record | None) -> str:
+    return f'<td class="num">{escape(tables.cell(record))}</td>'
 
 
 def _clip_row(drill: CaseDrill, clip: Clip, where: dict) -> str:
@@ -212,64 +181,124 @@ def _filters(records: list[Record]) -> str:
     return '<div class="bar">' + "".join(parts) + "</div>"
 
 
-def _gates(gates: list[dict]) -> str:
-    if not gates:
+@dataclass(frozen=True)
+class ReportPage:
+    """What summary.html is made of; each section builder renders one part of it."""
+
+    records: list[Record]
+    meta: dict
+    gates: list[dict]
+    comparisons: list[dict]
+    plots: dict[str, bytes]
+    drills: list[CaseDrill]
+
+
+def _about(page: ReportPage) -> str:
+    """The data set and configuration, in one line."""
+    meta, manifest, run = page.meta, page.meta.get("manifest", {}), page.meta.get("run") or {}
+    return (f"Data <code>{escape(str(manifest.get('name')))}</code> ({escape(str(manifest.get('items')))} clips, "
+            f"sha256 <code>{escape(str(manifest.get('sha256', ''))[:12])}</code>), prompts "
+            f"<code>{escape(str(meta.get('prompts', {}).get('version')))}</code>, embedder "
+            f"<code>{escape(str(meta.get('embedder')))}</code>, normaliser <code>{escape(str(meta.get('normalizer')))}</code>, "
+            f"mixer <code>{escape(str(meta.get('mixer', 'not recorded')))}</code>, seeds {escape(str(meta.get('seeds')))}, "
+            f"harness {escape(str(meta.get('harness_version')))}"
+            + (f", run {escape(str(run.get('id')))}" if run else "") + ".")
+
+
+def _gates(page: ReportPage) -> str:
+    if not page.gates:
         return ""
     items = "".join(f'<li class="{"pass" if g["passed"] else "fail"}">{gate_status(g)}: '
-                    f'<code>{escape(g["name"])}</code>: {escape(g["message"])}</li>' for g in gates)
+                    f'<code>{escape(g["name"])}</code>: {escape(g["message"])}</li>' for g in page.gates)
     return f"<h2>Gates</h2><ul>{items}</ul>"
 
 
-def _beside_paper(records: list[Record], meta: dict) -> str:
+def _beside_paper(page: ReportPage) -> str:
     """"Beside the paper": the ways this run is not like for like with the paper, then our figures beside its."""
-    table = tables.paper_table(records, fmt="html")
+    table = tables.paper_table(page.records, fmt="html")
     if table is None:
         return ""
-    found = departures(meta)
+    found = departures(page.meta)
     return (f"<h2>{tables.PAPER_TITLE}</h2>"
             + (tables.departures_table(found, fmt="html") if found else "")
             + table.replace("<table>", '<table class="sortable">', 1))
 
 
-def _comparisons(comparisons: list[dict]) -> str:
-    if not comparisons:
+def _comparisons(page: ReportPage) -> str:
+    if not page.comparisons:
         return ""
-    return "<h2>Against the baseline</h2>" + tables.comparison_table(comparisons, fmt="html").replace(
+    return "<h2>Against the baseline</h2>" + tables.comparison_table(page.comparisons, fmt="html").replace(
         "<table>", '<table class="sortable">', 1)
 
 
+def _table1(page: ReportPage) -> str:
+    """Table 1 per task and mode, as in the terminal and summary.md; each row filterable by its model."""
+    parts = []
+    for table in tables.table1_data(page.records):
+        rows = "".join(f"<tr data-row{_attrs(model=m, task=table.task, mode=table.mode)}><td>{escape(m)}</td>"
+                       + "".join(map(_figure, cells)) + "</tr>" for m, cells in table.rows)
+        parts.append(f'<h3>{escape(table.title)}</h3><table class="sortable">{_head(["system", *table.columns])}'
+                     f"<tbody>{rows}</tbody></table>")
+    return "<h2>Table 1</h2>" + "".join(parts) if parts else ""
+
+
+def _table2(page: ReportPage) -> str:
+    """Table 2, then the footnote naming the systems that are not in every table."""
+    rows = "".join(f"<tr data-row{_attrs(model=model, mode=mode)}><td>{escape(model)}</td><td>{mode}</td>"
+                   + "".join(map(_figure, cells)) + "</tr>" for model, mode, cells in tables.table2_rows(page.records))
+    note = tables.coverage_note(page.records)
+    return ((f'<h2>{escape(tables.TABLE2_TITLE)}</h2><table class="sortable">{_head(tables.TABLE2_HEADERS)}'
+             f"<tbody>{rows}</tbody></table>" if rows else "")
+            + (f'<p class="note">{escape(note)}</p>' if note else ""))
+
+
+def _plots(page: ReportPage) -> str:
+    images = "".join(f'<figure><img alt="{escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+                     f"<figcaption>{escape(name)}</figcaption></figure>" for name, png in sorted(page.plots.items()))
+    return f'<h2>Plots</h2><div class="plots">{images or "<p>No plot: no record.</p>"}</div>'
+
+
+def _clips(page: ReportPage) -> str:
+    return ("<h2>Clips per case</h2>\n<p>Per case at most 50 clips: failed model calls, refusals, unparsable answers, "
+            "then the worst-scored\n(ASR: highest clip WER; ASC: wrong scene; AT: most true classes ranked below or "
+            "tied with a false one).</p>\n" + _drilldown(page.drills, page.records))
+
+
+def _records(page: ReportPage) -> str:
+    """Every record, every figure: last, folded."""
+    return f'<details><summary><h2>Records</h2></summary>{_records_table(page.records)}</details>'
+
+
+# The page's sections, top to bottom, under the line naming the data set and the filter bar: results first, the
+# evidence after. Each builder returns its HTML ("" to leave its section out) and becomes <section id="KEY">.
+SECTIONS: tuple[tuple[str, Callable[[ReportPage], str]], ...] = (
+    ("gates", _gates),
+    ("baseline", _comparisons),
+    ("table1", _table1),
+    ("table2", _table2),
+    ("beside-the-paper", _beside_paper),
+    ("plots", _plots),
+    ("clips", _clips),
+    ("all-records", _records),
+)
+
+
 def summary_html(summary: dict, plots: dict[str, bytes], drills: list[CaseDrill]) -> str:
-    records, meta = summary["records"], summary["meta"]
-    manifest = meta.get("manifest", {})
-    run = meta.get("run") or {}
+    page = ReportPage(summary["records"], summary["meta"], summary.get("gates", []), summary.get("comparisons", []),
+                      plots, drills)
+    manifest = page.meta.get("manifest", {})
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
     csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'"
-    about = (f"Data <code>{escape(str(manifest.get('name')))}</code> ({escape(str(manifest.get('items')))} clips, "
-             f"sha256 <code>{escape(str(manifest.get('sha256', ''))[:12])}</code>), prompts "
-             f"<code>{escape(str(meta.get('prompts', {}).get('version')))}</code>, embedder "
-             f"<code>{escape(str(meta.get('embedder')))}</code>, normaliser <code>{escape(str(meta.get('normalizer')))}</code>, "
-             f"mixer <code>{escape(str(meta.get('mixer', 'not recorded')))}</code>, seeds {escape(str(meta.get('seeds')))}, "
-             f"harness {escape(str(meta.get('harness_version')))}"
-             + (f", run {escape(str(run.get('id')))}" if run else "") + ".")
-    images = "".join(f'<figure><img alt="{escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-                     f"<figcaption>{escape(name)}</figcaption></figure>" for name, png in sorted(plots.items()))
+    sections = "\n".join(f'<section id="{key}">{html}</section>' for key, build in SECTIONS if (html := build(page)))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>SSEU-Bench summary · {escape(str(manifest.get('name')))}</title><style>{STYLE}</style></head>
-<body><h1>SSEU-Bench summary</h1><p>{about}</p>
-{_filters(records)}
-{_gates(summary.get("gates", []))}
-{_beside_paper(records, meta)}
-<h2>Records</h2>{_records_table(records)}
-<h2>Tables</h2>{_paper_tables(records)}
-{_comparisons(summary.get("comparisons", []))}
-<h2>Plots</h2><div class="plots">{images or "<p>No plot: no record.</p>"}</div>
-<h2>Clips per case</h2>
-<p>Per case at most 50 clips: failed model calls, refusals, unparsable answers, then the worst-scored
-(ASR: highest clip WER; ASC: wrong scene; AT: most true classes ranked below or tied with a false one).</p>
-{_drilldown(drills, records)}
+<body><h1>SSEU-Bench summary</h1>
+<p id="about">{_about(page)}</p>
+{_filters(page.records)}
+{sections}
 <script>{SCRIPT}</script>
 </body></html>
 """

@@ -4,11 +4,15 @@ Files (summary.md) keep every figure in one line per cell. On a terminal
 (`width` given) a cell shows the value, "± std" with several runs and, when
 asked (`--sseu-ci`), the interval on a second line; a table wider than the
 terminal is split into column blocks that each repeat the system column.
+A system is a row only in the tables where it has a case (`table1_data`,
+`table2_rows`, shared with summary.html); `coverage_note` is the footnote that
+names the cases of a system missing from some tables.
 """
 
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from tabulate import tabulate
@@ -89,42 +93,89 @@ def _models(records: list[Record]) -> list[str]:
     return list(dict.fromkeys(r.model for r in records))
 
 
+@dataclass(frozen=True)
+class Table1:
+    """One Table 1 (a task in a mode): its columns and, per system with a case in it, its records.
+
+    The one source of Table 1 for every renderer (files, terminal, summary.html), so all show the same rows."""
+
+    task: str
+    mode: str
+    columns: list[str]  # the task's SNR labels, then "avg"
+    rows: list[tuple[str, list["Record | None"]]]  # (system, a record or None per column)
+
+    @property
+    def title(self) -> str:
+        arrow = "lower is better" if TASK[self.task].lower_is_better else "higher is better"
+        return f"Table 1 · {self.task} ({TASK[self.task].metric} %, {arrow}) · {self.mode}"
+
+
+def table1_data(records: list[Record]) -> list[Table1]:
+    """Table 1 per task and mode that has a record; a system is a row only where it has a case."""
+    index, models, out = _index(records), _models(records), []
+    for task in TASKS:
+        for mode in MODES:
+            snrs = sorted({r.snr for r in records if r.task == task and r.mode == mode and r.snr.startswith("snr_")},
+                          key=sort_key)
+            if not snrs:
+                continue
+            columns = snrs + ["avg"]
+            rows = [(m, [index.get((m, task, c, mode)) for c in columns]) for m in models]
+            out.append(Table1(task, mode, columns, [(m, cells) for m, cells in rows if any(cells)]))
+    return out
+
+
+TABLE2_TITLE = "Table 2 · avg_mixed (mean over 10, 5, 0, -5, -10 dB)"
+TABLE2_HEADERS = ["system", "mode", *(f"{t} {TASK[t].metric}" for t in TASKS)]
+
+
+def table2_rows(records: list[Record]) -> list[tuple[str, str, list["Record | None"]]]:
+    """(system, mode, its ``avg_mixed`` record per task) for every system and mode with at least one."""
+    index, rows = _index(records), []
+    for model in _models(records):
+        for mode in MODES:
+            cells = [index.get((model, task, "avg_mixed", mode)) for task in TASKS]
+            if any(cells):
+                rows.append((model, mode, cells))
+    return rows
+
+
 def table1(records: list[Record], fmt: str = "github", width: int | None = None, ci: bool = False) -> list[tuple[str, str]]:
     """[(title, table)]: rows = systems, columns = the task's SNRs and ``avg``.
 
     Without `width` every figure is in the cell (files); with it, terminal cells (`ci`: and intervals) fit `width`.
     """
     show = cell if width is None else (lambda r: terminal_cell(r, ci))
-    index, models, out = _index(records), _models(records), []
-    for task in TASKS:
-        for mode in MODES:
-            snrs = sorted({r.snr for r in records if r.task == task and r.mode == mode and r.snr.startswith("snr_")}, key=sort_key)
-            if not snrs:
-                continue
-            columns = snrs + ["avg"]
-            rows = [[m] + [show(index.get((m, task, c, mode))) for c in columns] for m in models]
-            metric = TASK[task].metric
-            arrow = "lower is better" if TASK[task].lower_is_better else "higher is better"
-            title = f"Table 1 · {task} ({metric} %, {arrow}) · {mode}"
-            out.append((title, fit(rows, ["system", *columns], fmt, width)))
-    return out
+    return [(t.title, fit([[m, *map(show, cells)] for m, cells in t.rows], ["system", *t.columns], fmt, width))
+            for t in table1_data(records)]
 
 
 def table2(records: list[Record], fmt: str = "github", width: int | None = None,
            ci: bool = False) -> tuple[str, str] | None:
     """Independent vs joint vs CoT at ``avg_mixed`` (mean over 10..-10 dB), or None without any."""
-    index = _index(records)
     show = cell if width is None else (lambda r: terminal_cell(r, ci))
-    rows = []
-    for model in _models(records):
-        for mode in MODES:
-            cells = [index.get((model, task, "avg_mixed", mode)) for task in TASKS]
-            if any(cells):
-                rows.append([model, mode, *map(show, cells)])
+    rows = [[model, mode, *map(show, cells)] for model, mode, cells in table2_rows(records)]
     if not rows:
         return None
-    headers = ["system", "mode", *(f"{t} {TASK[t].metric}" for t in TASKS)]
-    return "Table 2 · avg_mixed (mean over 10, 5, 0, -5, -10 dB)", fit(rows, headers, fmt, width, keep=2)
+    return TABLE2_TITLE, fit(rows, TABLE2_HEADERS, fmt, width, keep=2)
+
+
+def coverage_note(records: list[Record]) -> str | None:
+    """The footnote naming, for each system absent from some tables, the cases it has
+    (e.g. ``faster-whisper: ASR, independent only``); None when every system is in every table."""
+    pairs = {model: {(r.task, r.mode) for r in records if r.model == model} for model in _models(records)}
+    every = set().union(*pairs.values()) if pairs else set()
+    scopes = [f"{model}: {_scope(have)} only" for model, have in pairs.items() if have != every]
+    return f"Not in every table: {'; '.join(scopes)}." if scopes else None
+
+
+def _scope(pairs: set[tuple[str, str]]) -> str:
+    """``ASC and AT, independent`` when the pairs are every task with every mode; else each pair."""
+    tasks = [t for t in TASKS if any(t == task for task, _ in pairs)]
+    modes = [m for m in MODES if any(m == mode for _, mode in pairs)]
+    if len(pairs) == len(tasks) * len(modes):
+        return f"{' and '.join(tasks)}, {' and '.join(modes)}"
+    return ", ".join(f"{task} {mode}" for task in TASKS for mode in MODES if (task, mode) in pairs)
 
 
 def _with_std(value: float, std: float | None, std_format: str = ".2f") -> str:
@@ -196,7 +247,7 @@ def terminal_block(records: list[Record], ci: bool = False, gates: Iterable["Gat
                    spaced: bool = False, paint: Callable[[str, bool], str] | None = None,
                    departures: list[Departure] = ()) -> str:
     """The whole terminal block as text, the one rendering the plugin, `show` and `merge` print:
-    each title with its table, "Beside the paper" (with the run's `departures`) when a model names a paper
+    each title with its table, the footnote of systems not in every table, "Beside the paper" (with the run's `departures`) when a model names a paper
     system, then one line per gate.
 
     `spaced`: a blank line before every paragraph, gates included (the plugin's layout under pytest's
@@ -204,6 +255,9 @@ def terminal_block(records: list[Record], ci: bool = False, gates: Iterable["Gat
     """
     paint = paint or (lambda text, passed: text)
     paragraphs = [f"{title}\n{table}" for title, table in terminal_tables(records, ci=ci)]
+    note = coverage_note(records)  # the footnote of the tables above
+    if note:
+        paragraphs.append(textwrap.fill(note, TERMINAL_WIDTH))
     beside = paper_block(records, list(departures), "simple", TERMINAL_WIDTH)
     if beside is not None:
         paragraphs.append(f"{PAPER_TITLE}\n{beside}")

@@ -96,6 +96,9 @@ def summary_markdown(summary: dict, plots: list[str] = ()) -> str:
     second = tables.table2(records)
     if second:
         parts += [f"## {second[0]}", "", second[1], ""]
+    note = tables.coverage_note(records)
+    if note:
+        parts += [note, ""]
     if summary.get("comparisons"):
         parts += ["## Against the baseline", "", tables.comparison_table(summary["comparisons"]), ""]
     if plots:

@@ -63,7 +63,7 @@ def load_thresholds(path: Path) -> list[Bound]:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); see README 'Release gates' for the format") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc}); see docs/gates.md for the format") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to read; write each bound as a [[bound]] table") from None
     unknown = set(raw) - {"bound"}

@@ -43,7 +43,7 @@ class ModelSlot:
 class CaseAnswers:
     answers: list[Answer | Failure]
     from_store: int  # clips whose answer came from the store
-    model_seconds: float = 0.0  # model time charged to this reader (README, Performance)
+    model_seconds: float = 0.0  # model time charged to this reader (docs/performance.md)
 
 
 class AnswerSource:

@@ -165,7 +165,7 @@ class Bench:
     def run_case(self, case: Case, progress: Progress | None = None) -> tuple[Record, list[ClipRow]]:
         """(record, per-clip prediction rows) of one case over all runs.
 
-        ``seconds``: the model time charged to the case (README, Performance) plus its own scoring time.
+        ``seconds``: the model time charged to the case (docs/performance.md) plus its own scoring time.
         """
         slot = self.slot(case.model)
         items = self.items_at(case.snr)

@@ -216,3 +216,9 @@ def make_corpora(root: Path, small: bool = False) -> Corpora:
             make_maestro(root / "MAESTRO-Real", seconds={s: (21,) for s in MAESTRO_SECONDS}, stereo=""),
         )
     return Corpora(make_vctk(root / "VCTK-Corpus-0.92"), make_desed(root / "DESED"), make_maestro(root / "MAESTRO-Real"))
+
+
+if __name__ == "__main__":  # `python -m tests.helpers.corpus_fixtures DIR`: the fixture corpora, for the docs' build example
+    import sys
+
+    print(make_corpora(Path(sys.argv[1])))

@@ -61,6 +61,21 @@ def visible_rows(driver, selector: str) -> int:
 def test_summary_html_renders_sorts_and_filters(browser, hostile_report, tmp_path):
     report, _ = hostile_report
     browser.get((report / "summary.html").as_uri())
+    # results first: configuration, gates, Table 1, Table 2, plots, the clips, the records last and folded
+    order = browser.execute_script("return Array.from(document.querySelectorAll('body > section'), s => s.id)")
+    # no baseline given; no Table 2 at two SNRs (avg_mixed needs all five): tests/unit/test_report.py has both
+    assert order == ["gates", "table1", "plots", "clips", "all-records"]
+    assert browser.find_element("css selector", "#about").text.startswith("Data sseu-demo (26 clips")
+    tops = browser.execute_script("return Array.from(document.querySelectorAll('#about, body > section'),"
+                                  " s => s.getBoundingClientRect().top)")
+    assert tops == sorted(tops) and len(set(tops)) == len(tops)  # laid out in that order on screen
+    assert browser.find_element("css selector", "#table1 h3").text.startswith("Table 1 · ASR")
+    assert not browser.find_element("css selector", "#all-records table").is_displayed()  # folded
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    assert browser.execute_script("return document.querySelector('.bar').getBoundingClientRect().top") == 0  # sticky
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.find_element("css selector", "#all-records summary").click()
+    assert browser.find_element("css selector", "#all-records table").is_displayed()
     assert visible_rows(browser, "#records tbody tr") == 6
     sizes = browser.execute_script("return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
     assert len(sizes) == 3 and all(done and width > 300 for done, width in sizes)

@@ -17,7 +17,7 @@ import soundfile as sf
 from sseu_harness.dataset.manifest import DEMO_DIR, load_manifest
 from sseu_harness.spec.taxonomy import load_taxonomy
 
-SPEECH_SR = 22050  # espeak-ng's native rate (README.md)
+SPEECH_SR = 22050  # espeak-ng's native rate (docs/benchmark.md)
 BACKGROUND_SR = 16000
 BACKGROUND_SECONDS = 8.0
 MIN_ITEMS_PER_SCENE = 4
