@@ -49,6 +49,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.synthetic_set import link_folder  # noqa: E402
 from sseu_harness.dataset.manifest import load_manifest  # noqa: E402
 from sseu_harness.spec.snr import parse_snr  # noqa: E402
 
@@ -67,16 +68,15 @@ def demo_copies(copies: int, out: Path) -> Path:
     lines = demo.path.read_text().splitlines()
     header = json.loads(lines[0])
     header["name"] = f"demo-x{copies}"
-    header["roots"] = {"demo": str(demo.path.parent.resolve())}
     rows = []
     for copy in range(copies):
         for line in lines[1:]:
             row = json.loads(line)
             row["id"] = f"{row['id']}-c{copy}"
-            row["speech"]["path"] = "demo:" + row["speech"]["path"]
-            row["background"]["path"] = "demo:" + row["background"]["path"]
             rows.append(json.dumps(row, sort_keys=True))
     out.mkdir(parents=True, exist_ok=True)
+    for folder in ("speech", "backgrounds"):
+        link_folder(demo.path.parent / folder, out / folder)
     (out / "manifest.jsonl").write_text("\n".join([json.dumps(header, sort_keys=True), *rows]) + "\n")
     return out / "manifest.jsonl"
 

@@ -10,6 +10,8 @@ The set is written once per folder and reused.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,7 @@ def build(root: Path, items: int = 1117, utterances: int = 200, seed: int = 0) -
 
 
 def scaled(manifest: Path, factor: int, out: Path) -> Path:
-    """The same set with every item repeated `factor` times under new ids (same audio files)."""
+    """The same set with every item repeated `factor` times under new ids (the same audio files, linked)."""
     lines = manifest.read_text().splitlines()
     header = json.loads(lines[0])
     header["name"] = f"{header['name']}-x{factor}"
@@ -81,7 +83,21 @@ def scaled(manifest: Path, factor: int, out: Path) -> Path:
             row = json.loads(line)
             row["id"] = f"{row['id']}-c{copy}"
             rows.append(json.dumps(row, sort_keys=True))
-    header["roots"] = {"base": str(manifest.parent.resolve())}
-    rows = [r.replace('"speech/', '"base:speech/').replace('"bg/', '"base:bg/') for r in rows]
+    for folder in ("speech", "bg"):
+        link_folder(manifest.parent / folder, out / folder)
     (out / "manifest.jsonl").write_text("\n".join([json.dumps(header, sort_keys=True), *rows]) + "\n")
     return out / "manifest.jsonl"
+
+
+def link_folder(source: Path, target: Path) -> None:
+    """`source`'s files in `target` as hard links (copies across file systems): a set must hold its audio,
+    since roots outside its folder need --sseu-allow-roots and symlinks out are escapes."""
+    for path in source.rglob("*"):
+        if path.is_file():
+            dest = target / path.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                try:
+                    os.link(path, dest)
+                except OSError:
+                    shutil.copy2(path, dest)

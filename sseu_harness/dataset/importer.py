@@ -200,7 +200,7 @@ def _read_csv(source: Path, delimiter: str | None):
 
 
 def _read_jsonl(source: Path):
-    """Rows split on ``\n`` only (text-mode reading does not split at U+2028); a byte-order mark is accepted."""
+    """Rows split at line feeds only (text mode would also split at a lone CR); a byte-order mark is accepted."""
     with source.open(encoding="utf-8-sig", newline="\n") as handle:
         for line, text in enumerate(handle, start=1):
             if not text.strip():

@@ -15,21 +15,22 @@ Sets built from corpora reference the corpora in place: the header's
 root it names. ``speech.path`` may be a list of utterances, joined with
 ``speech.gap`` seconds of silence; ``background.start`` / ``duration`` cut a
 window out of a long recording (event times are relative to the window).
-Every root must resolve inside the set's folder unless the caller allows
-roots elsewhere (``--sseu-allow-roots``): a manifest alone cannot send the
-harness to read ``/`` or a sibling folder.
-
-The file is UTF-8 (a byte-order mark is accepted) and split on ``\n`` only:
-JSON strings may hold U+2028 and other characters `str.splitlines` breaks on.
-Every number must be finite (``NaN`` and ``Infinity`` are JSON to Python); the
-header's ``snrs`` is a list of labels or dB values, where ``"inf"`` /
-``"-inf"`` (or JSON ``Infinity``) are the speech-only and background-only
-conditions.
 ``background.speech_labels`` (optional, a list of strings) names the
 speech-like labels the background's source annotation carries (DESED
 ``Speech``; MAESTRO-Real ``people talking``, ``children voices``,
 ``announcement``): such a background holds a competing talker. Left out when
 there are none, or when nothing is known (demo and imported sets).
+
+Every root (symlinks followed) must resolve inside the set's folder unless the caller allows
+roots elsewhere (``--sseu-allow-roots``): a manifest alone cannot send the
+harness to read ``/`` or a sibling folder.
+
+The file is UTF-8 (a byte-order mark is accepted) and split at line feeds only:
+JSON strings may hold U+2028 and other characters `str.splitlines` breaks on.
+Every number must be finite (``NaN`` and ``Infinity`` are JSON to Python); the
+header's ``snrs`` is a list of labels or dB values, where ``"inf"`` /
+``"-inf"`` (or JSON ``Infinity``) are the speech-only and background-only
+conditions.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def load_manifest(data: str | Path | None = None, taxonomy: Taxonomy | None = No
         named = ", ".join(f"{name} = {roots[name]!r} (resolves to {real})" for name, real in outside.items())
         raise ManifestError(
             f"{path}:1: root(s) {named} lie outside the set's folder {manifest.root.resolve()}; a manifest may "
-            "read only inside its folder. Move or link the corpus into it, or, if you trust this manifest, pass "
+            "read only inside its folder. Move the corpus into it, or, if you trust this manifest, pass "
             "--sseu-allow-roots (sseu view: --allow-roots)"
         )
     for item in items:  # refuse escaping paths up front, not halfway through a run

@@ -114,22 +114,30 @@ def check_audio_files(manifest: Manifest, slices: Iterable[tuple[str, Iterable[I
     return headers  # type: ignore[return-value]  # every value is a Header here
 
 
-def check_items(manifest: Manifest, slices: Iterable[tuple[str, Iterable[Item]]], headers: dict[Path, Header],
+def check_items(manifest: Manifest, slices: Iterable[tuple[str, Iterable[Item]]], headers: dict[Path, Header] | None,
                 asr_snrs: set[str], normalize: Callable[[str], str] | None,
                 max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS) -> None:
     """Raise one `ManifestError` listing every item that would fail its cases (see the module doc).
 
+    `headers`: of the files the slices need (None: no audio is read, as under rescore: references only);
     `asr_snrs`: the SNRs with a selected ASR case (their items' transcripts are references);
     `normalize`: the session's WER normaliser."""
     problems: dict[tuple[str, str], None] = {}
+    seen: set[tuple[str, str]] = set()  # (item id, check): an item's sources and reference are checked once
     for snr, items in slices:
         for item in items:
             where = f"{manifest.where(item)}: item {item.id}"
-            reasons = _source_problems(manifest, item, headers, max_clip_seconds) if item.has_sources else \
-                _premixed_problems(manifest, item, snr, headers, max_clip_seconds)
-            if snr in asr_snrs and normalize is not None and not _has_word(normalize(item.speech.transcript)):
-                reasons.append(f"its transcript {item.speech.transcript!r} has no word once normalised for WER; "
-                               "give the words spoken, or leave ASR out (--sseu-tasks=ASC,AT)")
+            reasons = []
+            if headers is not None and not item.has_sources:
+                reasons += _premixed_problems(manifest, item, snr, headers, max_clip_seconds)
+            elif headers is not None and (item.id, "sources") not in seen:
+                seen.add((item.id, "sources"))
+                reasons += _source_problems(manifest, item, headers, max_clip_seconds)
+            if snr in asr_snrs and normalize is not None and (item.id, "reference") not in seen:
+                seen.add((item.id, "reference"))
+                if not _has_word(normalize(item.speech.transcript)):
+                    reasons.append(f"its transcript {item.speech.transcript!r} has no word once normalised for WER; "
+                                   "give the words spoken, or leave ASR out (--sseu-tasks=ASC,AT)")
             for reason in reasons:
                 problems.setdefault((where, reason), None)
     if problems:

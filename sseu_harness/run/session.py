@@ -38,8 +38,9 @@ from sseu_harness.spec.taxonomy import load_taxonomy
 
 class Bench:
     def __init__(self, config: BenchConfig, check_inputs: bool = True) -> None:
-        """`check_inputs`: before any model is constructed, refuse unreadable audio and weights that cannot
-        be had (the controller checks; xdist workers, started after it, skip it). Not under rescore."""
+        """`check_inputs`: before any model is constructed, refuse unreadable audio, items that cannot be mixed
+        or scored, and weights that cannot be had (the controller checks; xdist workers, started after it, skip
+        it). Under rescore only the references are checked: neither audio nor weights are read."""
         if min([config.runs, *config.model_runs.values()]) < 1:
             raise ConfigError(f"--sseu-runs must be at least 1, got {config.runs}")
         if not is_finite_number(config.max_clip_seconds) or config.max_clip_seconds <= 0:
@@ -61,17 +62,17 @@ class Bench:
         self.modes = parse_choice_list(config.modes, MODES, "--sseu-modes")
         self.snrs = parse_snr_list(config.snrs, self.available_snrs)
         self.models: dict[str, ModelSpec] = {model.label: model for model in config.models}
-        if check_inputs and not config.rescore:
-            self._check_inputs()
+        if check_inputs:
+            self._check_inputs(audio=not config.rescore)
         self.embedder = make_embedder(config.embedder, config.cache_dir)  # loads its model on first use
         self._adapters: dict[str, Adapter] = {}
         self._identities: dict[str, dict] = {}
         store = PredictionStore(config.store) if config.store else None
         self.answers = AnswerSource(self.mixer, store, config.timeout, config.rescore)
 
-    def _check_inputs(self) -> None:
+    def _check_inputs(self, audio: bool) -> None:
         """Audio headers of every file the grid's runnable cases need, what the manifest and the headers
-        show about their items, then each model's weights.
+        show about their items, then each model's weights; without `audio` (rescore), only the references.
 
         A plain function's cases all count: what it supports is not declared up front."""
         snrs, asr_snrs = set(), set()
@@ -82,8 +83,10 @@ class Bench:
                 if case.task == "ASR":
                     asr_snrs.add(case.snr)
         slices = [(snr, self.items_at(snr)) for snr in sorted(snrs, key=sort_key)]
-        headers = check_audio_files(self.manifest, slices)
+        headers = check_audio_files(self.manifest, slices) if audio else None
         check_items(self.manifest, slices, headers, asr_snrs, self.normalizer.apply, self.config.max_clip_seconds)
+        if not audio:
+            return
         for model in self.models.values():
             preflight = getattr(model.factory, "preflight", None)
             if callable(preflight):

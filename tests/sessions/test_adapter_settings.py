@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -54,6 +55,18 @@ def test_schema_checks_keys_kinds_and_choices():
     assert schema.parse("m", {"tokens": {"cot": 900}})["tokens"] == {"cot": 900}
     with pytest.raises(ConfigError, match="tokens must be an integer >= 1 or a table by mode"):
         schema.parse("m", {"tokens": {"chat": 9}})
+
+
+@pytest.mark.parametrize("kind, value, message", [
+    ("float", math.nan, "t must be a finite number, got nan"),
+    ("nonneg", math.inf, "t must be a finite number >= 0, got inf"),
+    ("pos", math.nan, "t must be a finite number > 0, got nan"),
+])
+def test_numeric_settings_must_be_finite(kind, value, message):
+    schema = Schema(t=Setting(kind, 1.0))
+    assert schema.parse("m", {"t": 2})["t"] == 2
+    with pytest.raises(ConfigError, match=message):  # TOML spells them nan and inf: a NaN timeout never expires
+        schema.parse("m", {"t": value})
 
 
 @pytest.mark.parametrize("key", ["api_key", "openai_api_key", "hf_token", "password", "key"])

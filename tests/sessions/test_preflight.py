@@ -180,6 +180,9 @@ def test_items_that_would_fail_their_cases_are_one_error_before_any_model_loads(
                                  "--sseu-max-clip-seconds=2.5"))
     assert "'Hmm.'" not in err and "the background clip lasts 3 s, above the limit of 2.5 s" in err
     assert f"{manifest}:2: item ok" in err
+    # rescoring reads no audio, but an empty reference would still be scored
+    err = usage_error(run_pytest("--sseu-model=oracle", f"--sseu-data={manifest}", *ONE_SNR, "--sseu-rescore"))
+    assert "2 problem(s)" in err and "'Hmm.'" in err and "'?!... --'" in err and "outlasts" not in err
 
 
 def test_a_truncated_wav_is_named_before_any_model_loads(tmp_path):

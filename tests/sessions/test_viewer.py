@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -198,3 +199,22 @@ def test_roots_outside_the_set_are_refused_by_the_viewer_unless_allowed(hostile_
         assert main(["view", str(hostile_report[0]), "--data", str(changed), "--accept-mismatch", "--allow-roots",
                      "--port", str(port)]) == 2
     assert f"sseu view: root up: {tmp_path.parent.resolve()}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text.replace("The birch canoe", "Th\u00e9 birch canoe").encode("cp1252"), "not UTF-8"),
+    (lambda text: (text + '{"id": ' + "[" * 100_000 + "]" * 100_000 + "}\n").encode(), "JSON nested too deeply"),
+    (lambda text: text.replace("speech/demo-home-01.flac", "speech/demo\\u0000.flac").encode(), "holds a NUL byte"),
+    (lambda text: re.sub(r'"speech": \{"onset": [0-9.]+', '"speech": {"onset": NaN', text, count=1).encode(),
+     "speech.onset must be a finite number of seconds, got nan"),
+])
+def test_a_manifest_the_viewer_cannot_read_is_a_one_line_cli_error(hostile_report, tmp_path, capsys, damage, message):
+    from sseu_harness.cli import main
+
+    changed = tmp_path / "set"
+    shutil.copytree(DEMO_DIR, changed)
+    manifest = changed / "manifest.jsonl"
+    manifest.write_bytes(damage(manifest.read_text()))
+    assert main(["view", str(hostile_report[0]), "--data", str(changed)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sseu view: error: ") and message in err and "Traceback" not in err
