@@ -63,7 +63,7 @@ class Adapter(ABC):
     # shared resource during a call (a connection, a concurrency slot) gives up by then, so that an abandoned
     # call does not keep it from the calls after it. None: no limit.
     call_timeout: float | None = None
-    paper_system: str | None = None  # the paper's name of the system this adapter runs (README, Reproducing the paper)
+    paper_system: str | None = None  # the paper's name of the system this adapter runs (docs/reproducing.md)
 
     @classmethod
     def identity(cls, user_settings: dict) -> dict:

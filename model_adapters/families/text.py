@@ -30,7 +30,7 @@ SAMPLING_KEYS = ("temperature", "top_p", "top_k", "repetition_penalty", "min_new
 
 DECODING_SETTINGS = Schema(
     decoding=Setting("str", "greedy", choices=DECODINGS,
-                     help="greedy (deterministic) or model: the model's own recipe (README, Models); "
+                     help="greedy (deterministic) or model: the model's own recipe (docs/models/index.md); "
                           "the sampling settings below override single values of either"),
     max_new_tokens=Setting("tokens", None, help="int, or a table by mode; default 256 / 256 / 1024"),
     min_new_tokens=Setting("pos_int", None, help="generate at least N tokens (vLLM: min_tokens)"),

@@ -162,7 +162,7 @@ def load_models_file(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def models_file_protocol(path: str | Path) -> str | None:
-    """The file's top-level ``protocol = "paper" | "harness"`` (README, Reproducing the paper), or None."""
+    """The file's top-level ``protocol = "paper" | "harness"`` (docs/reproducing.md), or None."""
     value = _read_models_file(path).get(PROTOCOL_KEY)
     if value is not None and not isinstance(value, str):
         raise ConfigError(f"{path}: {PROTOCOL_KEY} must be a string such as \"paper\", got {value!r}")
