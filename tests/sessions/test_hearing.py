@@ -74,7 +74,8 @@ def test_no_answered_clip_at_all_reads_not_judged_in_every_report():
     gate, _ = check.result([])
     assert terminal_block([], gates=[gate]).strip() == (
         f"gate hearing: not judged: m: no case with at least {MIN_CLIPS} answered clips, nothing to judge")
-    assert ">not judged: <code>hearing</code>" in _gates([{**gate.__dict__}])
+    page = ReportPage(records=[], meta={}, gates=[{**gate.__dict__}], comparisons=[], plots={}, drills=[])
+    assert ">not judged: <code>hearing</code>" in _gates(page)
 
 
 def test_long_answers_are_compared_whole_not_by_their_stored_beginning():
