@@ -65,7 +65,7 @@ def test_one_case_that_varies_is_enough_and_small_or_failed_cases_are_not_judged
 
 
 def test_no_answered_clip_at_all_reads_not_judged_in_every_report():
-    from sseu_harness.report.html import _gates
+    from sseu_harness.report.html import ReportPage, _gates
     from sseu_harness.report.tables import terminal_block
 
     check = HearingCheck.from_meta(meta(m=True))
