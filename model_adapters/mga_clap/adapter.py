@@ -17,7 +17,7 @@ Model rules followed here:
 - Its Sparsemax allocates on ``'cuda'``, the current device: it needs a GPU
   (about 2 GB), and the adapter makes its device the current one.
 - The identity records the inference config (path and content hash) and a
-  fingerprint of the checkpoint file (name, size, time).
+  fingerprint of the checkpoint file (its size, first and last MiB).
 
 Not installable here: this adapter has run only against a stand-in repository
 that mimics the ASE API (``tests/test_adapter_clap_family.py``).

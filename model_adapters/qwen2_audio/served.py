@@ -18,6 +18,7 @@ from sseu_harness.models.settings import Setting
 
 class Qwen2AudioVllmAdapter(ChatAdapter):
     name = "qwen2-audio-vllm"
+    paper_system = "Qwen2-Audio-Instruct"  # the paper's system, served: its figures in every report
     default_api_model = Qwen2AudioAdapter.default_model  # vLLM's served name is the hub id unless renamed
     SETTINGS = ENDPOINT_SETTINGS.extend(
         audio_first=Setting("bool", True, help="the clip before the text, as the in-process adapter sends it"),

@@ -109,6 +109,7 @@ def test_paper_system_setting_overrides_the_adapters_and_is_checked(tmp_path) ->
 @pytest.mark.parametrize("name,system", [("ltu-as", "LTU-AS"), ("qwen2-audio", "Qwen2-Audio-Instruct"),
                                          ("kimi-audio", "Kimi-Audio"), ("step-audio2", "Step-Audio 2 Mini"),
                                          ("clap", "CLAP"), ("laion-clap", "LAION-CLAP"), ("mga-clap", "MGA-CLAP"),
+                                         ("qwen2-audio-vllm", "Qwen2-Audio-Instruct"),
                                          ("oracle", None), ("openai", None)])
 def test_builtin_adapters_name_their_paper_system(name: str, system: str | None) -> None:
     from model_adapters.registry import BUILTIN
