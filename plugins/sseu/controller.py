@@ -67,7 +67,7 @@ def finish(session: pytest.Session, bench, ledger: Ledger, gates: Gates, report_
             report_dir, case_records, ledger.case_rows(), clip_ids, meta,
             bounds=gates.bounds, selected=_selected_slices(session.config, ledger.expected), baseline=gates.baseline,
             margin=gates.margin, resamples=gates.resamples, seed=gates.seed, hearing=gates.hearing,
-            complete=complete(ledger), keep_runs=keep_runs,
+            complete=complete(ledger), failed_cases=ledger.failed(), keep_runs=keep_runs,
         )
     except OSError as exc:  # the previous report is intact; the per-clip rows stay in the cache dir
         return Outcome(with_averages(case_records, bench.task_snrs()), missing, [],

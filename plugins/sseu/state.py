@@ -79,6 +79,10 @@ class Ledger:
             if nodeid not in self.records and self.outcomes.get(nodeid) in (None, "passed")
         )
 
+    def failed(self) -> int:
+        """Cases whose test failed (a bound breached, too many errors): such a run is never `previous`."""
+        return sum(outcome == "failed" for outcome in self.outcomes.values())
+
     def case_rows(self) -> Iterator[tuple[str, list[ClipRow]]]:
         """(case id, its per-clip rows in (run, item) order), case by case in case-id order."""
         if not self.partial_dir.is_dir():

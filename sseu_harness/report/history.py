@@ -88,15 +88,17 @@ class History:
         return path if RUN_NAME.match(name) and path.is_dir() else None
 
     def latest_passed(self) -> Path | None:
-        """The newest complete run whose gates all passed: what `previous` compares against, so a run that
-        failed its regression gate never becomes the baseline that lets the same regression pass next time."""
+        """The newest complete run whose gates all passed, and whose cases did too (no `failed_cases`): what
+        `previous` compares against, so a run that failed its regression gate or a case's bound never becomes
+        the baseline that lets the same regression pass next time."""
         for run in reversed(self.runs()):
             try:
                 summary = load_report_dir(run).summary
             except ConfigError:  # a run folder without a readable summary (killed while writing): not a baseline
                 continue
             gates = summary.get("gates") or []
-            if (summary["meta"].get("run") or {}).get("complete") is True and all(
+            about_run = summary["meta"].get("run") or {}
+            if about_run.get("complete") is True and not about_run.get("failed_cases") and all(
                     isinstance(g, dict) and g.get("passed") is True for g in gates):
                 return run
         return None

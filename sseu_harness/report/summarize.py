@@ -61,16 +61,20 @@ def summarize(
     meta: dict,
     *,
     complete: bool = True,
+    failed_cases: int = 0,
     keep_runs: int | None = None,
     **options,
 ) -> Summary:
     """Write the report into a new run folder (`write_report` takes the `options`); a `complete` run
-    becomes the latest, shown at the top. `keep_runs` removes all but the newest runs (never the latest)."""
+    becomes the latest, shown at the top. `failed_cases`: cases the session failed (a bound, the error
+    rate), recorded so that such a run is never `previous`. `keep_runs` removes all but the newest runs
+    (never the latest)."""
     history = History(Path(report_dir))
     run = history.new_run()
+    about_run = {"id": run.name, "complete": complete, **({"failed_cases": failed_cases} if failed_cases else {})}
     try:
-        records, gates, comparisons = write_report(
-            run, case_records, case_rows, clip_ids, {**meta, "run": {"id": run.name, "complete": complete}}, **options)
+        records, gates, comparisons = write_report(run, case_records, case_rows, clip_ids, {**meta, "run": about_run},
+                                                   **options)
     except BaseException:
         shutil.rmtree(run, ignore_errors=True)
         raise

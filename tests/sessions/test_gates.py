@@ -99,6 +99,7 @@ def test_a_case_bound_fails_its_case_and_junit_has_values(tmp_path):
     proc = run_pytest("--sseu-model=oracle,chance", *ASC_ONLY, f"--sseu-thresholds={bounds}",
                       f"--sseu-report-dir={tmp_path / 'r'}", f"--junitxml={junit}")
     assert proc.returncode == 1
+    assert summary(tmp_path / "r")["meta"]["run"]["failed_cases"] == 1  # so this run is never `previous`
     chance = by_key(summary(tmp_path / "r")["records"])[("chance", "ASC", "snr_0", "independent")]["value"]
     assert f"chance-ASC-snr_0-independent: mACC = {chance:.2f}, bound >= 50 ({bounds}:1)" in proc.stdout
     assert "1 failed, 11 passed" in proc.stdout

@@ -132,10 +132,11 @@ def test_a_failed_prune_is_a_warning_about_old_runs_not_a_lost_report(tmp_path, 
     assert (tmp_path / "summary.json").read_bytes() == (result.run / "summary.json").read_bytes()
 
 
-def fake_run(history: History, complete: bool, gates: list[bool]) -> Path:
+def fake_run(history: History, complete: bool, gates: list[bool], failed_cases: int = 0) -> Path:
     run = history.new_run()
+    about_run = {"id": run.name, "complete": complete, **({"failed_cases": failed_cases} if failed_cases else {})}
     (run / "summary.json").write_text(json.dumps({
-        "schema": SUMMARY_SCHEMA, "records": [], "meta": {"run": {"id": run.name, "complete": complete}},
+        "schema": SUMMARY_SCHEMA, "records": [], "meta": {"run": about_run},
         "gates": [{"name": f"g{k}", "passed": passed, "message": ""} for k, passed in enumerate(gates)]}))
     return run
 
@@ -147,8 +148,10 @@ def test_previous_is_the_newest_run_whose_gates_passed(tmp_path):
     regressed = fake_run(history, True, [True, False])  # complete, so it became the latest; its gate failed
     history.promote(regressed)
     fake_run(history, False, [])  # incomplete
+    breached = fake_run(history, True, [True], failed_cases=1)  # its gates passed, a case breached its bound
+    history.promote(breached)
     (history.new_run() / "summary.json").write_text("{")  # killed while writing
-    assert history.latest() == regressed
+    assert history.latest() == breached
     assert resolve_baseline(PREVIOUS, tmp_path) == good
     (good / "summary.json").write_text(json.dumps({**json.loads((good / "summary.json").read_text()),
                                                   "gates": [{"name": "regression", "passed": False, "message": ""}]}))
