@@ -41,7 +41,7 @@ def test_runs_keep_their_folders_and_a_failed_session_never_replaces_the_latest(
     assert "keeps its latest complete run" in failed.stdout
     assert {p.name: p.read_bytes() for p in report.iterdir() if p.is_file()} == before  # the top is untouched
     third = json.loads((report / "runs" / "0003" / "summary.json").read_text())
-    assert third["meta"]["run"] == {"id": "0003", "complete": False} and third["records"] == []
+    assert third["meta"]["run"] == {"id": "0003", "complete": False, "failed_cases": 1} and third["records"] == []
 
     # previous = the latest complete run (0002), not the failed 0003; a run folder works as a baseline too
     proc = session(tmp_path, "--sseu-baseline=previous")
